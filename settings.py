@@ -1,0 +1,135 @@
+"""The gateway's one settings object.
+
+Every knob is an environment variable (or a line in `.env`) named like the field in upper
+case. `get_settings()` returns the process-wide instance; tests and tools build their own
+`Settings(...)` instead of patching globals.
+
+Outside development and test, secrets have no defaults: the process refuses to start with
+an empty `GATEWAY_SECRET_KEY` or a development placeholder, so a forgotten env var fails
+loudly at boot instead of silently signing callbacks with a public key.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-insecure-gateway-secret-key"
+
+
+class MissingSettingError(RuntimeError):
+    """A setting that has no safe default was needed but not configured."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"{name} is not set: {why}. Set the environment variable {name} (or add it to .env).")
+        self.name = name
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # --- Redis / Celery -------------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    celery_broker_url: str | None = None  # defaults to REDIS_URL
+    celery_result_backend: str | None = None  # defaults to REDIS_URL
+    worker_concurrency: int = Field(32, ge=1, le=512)
+    # Unacked messages go back to the queue after this long. It bounds how soon work held by
+    # a SIGKILLed worker runs again, so no task, retry countdown or inline wait may exceed it.
+    visibility_timeout_seconds: int = Field(60, ge=10)
+    task_time_limit_seconds: int = Field(50, ge=5)
+    task_max_retries: int = Field(8, ge=0)
+    retry_backoff_base_seconds: float = Field(1.0, gt=0)
+    retry_backoff_max_seconds: float = Field(40.0, gt=0)
+    result_expires_seconds: int = Field(86_400, ge=60)
+
+    # --- Ingress ---------------------------------------------------------------------------
+    lifecycle_wait_seconds: float = Field(2.5, ge=0, le=2.9)
+    enqueue_timeout_seconds: float = Field(1.0, gt=0)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    webhook_dedup_ttl_seconds: int = Field(86_400, ge=1)
+    send_messages_dedup_window_seconds: int = Field(300, ge=0)  # 0 disables content dedup
+    pii_retention_seconds: int = Field(7 * 86_400, ge=60)
+    regos_allowed_ips: str = ""  # comma-separated; empty = anyone may call POST /clients/{client}
+
+    # --- REGOS -----------------------------------------------------------------------------
+    regos_integration_url: str = "https://integration.regos.uz"
+    regos_oauth_token_url: str = "https://auth.regos.uz/oauth/token"
+    regos_oauth_client_id: str = ""
+    regos_oauth_client_secret: SecretStr = SecretStr("")
+    regos_timeout_seconds: float = Field(10.0, gt=0)
+    regos_rate_limit_per_second: float = Field(2.0, gt=0)
+    regos_rate_limit_burst: int = Field(30, ge=1)
+    # A wait (rate limit, Retry-After) longer than this is not slept inline: the typed error
+    # goes up so the task layer reschedules the work without holding a worker slot.
+    regos_max_inline_wait_seconds: float = Field(5.0, ge=0)
+    settings_cache_seconds: int = Field(60, ge=0)
+    tenant_cache_seconds: int = Field(60, ge=0, le=60)
+
+    # --- Providers -------------------------------------------------------------------------
+    eskiz_base_url: str = "https://notify.eskiz.uz/api"
+    getsms_base_url: str | None = None  # issued per operator by GetSMS: no public default
+    telegram_api_base_url: str = "https://api.telegram.org"
+    provider_timeout_seconds: float = Field(15.0, gt=0)
+
+    # --- This gateway ----------------------------------------------------------------------
+    public_base_url: str | None = None  # no default: only the operator knows it
+    gateway_secret_key: SecretStr = SecretStr("")
+    operator_token: SecretStr = SecretStr("")  # empty = /tasks and /admin are disabled
+    flower_basic_auth: str = ""  # user:password
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment == "production":
+            key = self.gateway_secret_key.get_secret_value()
+            if len(key) < 32 or key == DEV_SECRET_KEY:
+                raise ValueError("GATEWAY_SECRET_KEY must be set to at least 32 random characters in production")
+            if not self.regos_oauth_client_secret.get_secret_value():
+                raise ValueError("REGOS_OAUTH_CLIENT_SECRET must be set in production")
+            if not self.flower_basic_auth:
+                raise ValueError("FLOWER_BASIC_AUTH must be set in production (user:password)")
+        return self
+
+    @property
+    def broker_url(self) -> str:
+        return self.celery_broker_url or self.redis_url
+
+    @property
+    def result_backend(self) -> str:
+        return self.celery_result_backend or self.redis_url
+
+    @property
+    def secret_key(self) -> bytes:
+        """Server key for HMAC signatures and at-rest encryption of cached secrets."""
+        key = self.gateway_secret_key.get_secret_value()
+        if key:
+            return key.encode()
+        if self.environment == "production":  # unreachable: the validator refuses it
+            raise MissingSettingError("GATEWAY_SECRET_KEY", "it signs callbacks and encrypts cached secrets")
+        return DEV_SECRET_KEY.encode()
+
+    @property
+    def max_retry_countdown_seconds(self) -> float:
+        """Longest countdown a task may schedule: an ETA held past the visibility timeout
+        would make Redis hand the same message to a second worker."""
+        return min(self.retry_backoff_max_seconds, self.visibility_timeout_seconds * 0.66)
+
+    def require_public_base_url(self) -> str:
+        if not self.public_base_url:
+            raise MissingSettingError("PUBLIC_BASE_URL", "providers need this gateway's public address for callbacks")
+        return self.public_base_url.rstrip("/")
+
+    def require_getsms_base_url(self) -> str:
+        if not self.getsms_base_url:
+            raise MissingSettingError("GETSMS_BASE_URL", "GetSMS issues the gateway address to each operator")
+        return self.getsms_base_url.rstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
