@@ -1,4 +1,4 @@
-"""Shared fixtures: a private Redis for the whole session.
+"""Shared fixtures: a private Redis, fakes of REGOS and the providers, a real worker, the API.
 
 The suite never uses a Redis it did not start: it can then stop and freeze it (fault tests)
 and several suites can run side by side on one machine.
@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 
 from scripts.local_redis import LocalRedis
 
@@ -27,3 +29,48 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedi
 @pytest.fixture(scope="session")
 def redis_url(redis_server: LocalRedis) -> str:
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def fakes() -> Iterator[dict[str, Any]]:
+    from tests.fakes.regos import FakeRegos
+    from tests.fakes.sms import FakeEskiz, FakeGetSms
+
+    servers = {"regos": FakeRegos(), "getsms": FakeGetSms(), "eskiz": FakeEskiz()}
+    try:
+        from tests.fakes.telegram import FakeTelegram
+
+        servers["telegram"] = FakeTelegram()
+    except ImportError:
+        pass
+    for server in servers.values():
+        server.start()
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(redis_url: str, fakes: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The whole gateway over real parts. Tests use fresh connected integration ids (`new_cid`)."""
+    from starlette.testclient import TestClient
+
+    from settings import get_settings
+    from tests.harness import Stack, WorkerProcess, stack_env
+
+    env = stack_env(redis_url, fakes)
+    os.environ.update(env)
+    get_settings.cache_clear()
+    from api.app import create_app
+
+    worker = WorkerProcess(env, Path(tmp_path_factory.mktemp("worker")) / "worker.log").start()
+    with TestClient(create_app(get_settings())) as client:
+        yield Stack(env, fakes, worker, client, redis.Redis.from_url(redis_url))
+    worker.stop()
+
+
+@pytest.fixture(autouse=False)
+def fresh_fakes(fakes: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield fakes
+    for server in fakes.values():
+        server.clear_faults()

@@ -1,0 +1,50 @@
+"""Every error answer uses the REGOS envelope: {"ok": false, "result": {"error", "description"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class GatewayError(Exception):
+    """Raise anywhere in a route to answer `status` with the error envelope."""
+
+    def __init__(self, status: int, description: str, *, details: Any = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.details = details
+
+
+def envelope(status: int, description: str, details: Any = None) -> ORJSONResponse:
+    result: dict[str, Any] = {"error": status, "description": description}
+    if details is not None:
+        result["details"] = details
+    return ORJSONResponse({"ok": False, "result": result}, status_code=status)
+
+
+def _describe_validation(errors: list[Any]) -> list[str]:
+    return [f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}" for e in errors]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def _gateway(_: Request, exc: GatewayError) -> ORJSONResponse:
+        return envelope(exc.status, exc.description, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        problems = _describe_validation(list(exc.errors()))
+        return envelope(422, "request is not valid: " + "; ".join(problems[:10]), problems[:50])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        return envelope(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+        return envelope(500, "internal error; the call was not queued, retry later")

@@ -1,0 +1,290 @@
+"""REGOS actions (`POST /clients/{client}`) and provider callbacks (`.../external/...`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import time
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request
+from pydantic import ValidationError
+
+import celeryconfig
+from api.body import parse_any, parse_json_object, read_capped
+from api.calls import Plan, enqueue, lifecycle_answer, plan_call, wait_for_result
+from api.deps import PublisherDep, RedisDep, SettingsDep
+from api.errors import GatewayError
+from integrations.registry import IntegrationSpec, resolve
+from logconfig import bind
+from schemas.envelope import CONNECTED_INTEGRATION_ID, ExternalRequest, RegosCall, TaskEnvelope, canonical_action
+from settings import Settings
+
+router = APIRouter(tags=["clients"])
+log = logging.getLogger("api.clients")
+
+_CID = re.compile(CONNECTED_INTEGRATION_ID)
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "authorization",
+        "cookie",
+    }
+)
+
+QUEUED_EXAMPLE = {"ok": True, "result": {"status": "queued", "task_id": "5f0c8c1e-3d2b-4c5e-9a1f-2b3c4d5e6f70"}}
+CALL_EXAMPLES = {
+    "webhook": {
+        "summary": "HandleWebhook",
+        "value": {
+            "action": "HandleWebhook",
+            "connected_integration_id": "0123456789abcdef0123456789abcdef",
+            "event_id": "evt-42",
+            "data": {"action": "DocChequeClosed", "data": {"uuid": "c0ffee00-0000-0000-0000-000000000001"}},
+        },
+    },
+    "send": {
+        "summary": "SendMessages",
+        "value": {
+            "action": "SendMessages",
+            "connected_integration_id": "0123456789abcdef0123456789abcdef",
+            "data": [{"recipient": "+998 90 123-45-67", "message": "Your order is ready"}],
+        },
+    },
+    "connect": {
+        "summary": "Connect (waits up to LIFECYCLE_WAIT_SECONDS)",
+        "value": {"action": "Connect", "connected_integration_id": "0123456789abcdef0123456789abcdef"},
+    },
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Bad envelope or unknown action"},
+    403: {"description": "Caller not allowed (REGOS_ALLOWED_IPS) or forged callback"},
+    404: {"description": "Unknown client"},
+    413: {"description": "Body larger than MAX_BODY_BYTES"},
+    422: {"description": "`data` is not valid for the action"},
+    503: {"description": "Not queued (Redis unavailable): deliver again"},
+}
+
+
+def _spec(client: str) -> tuple[str, IntegrationSpec]:
+    resolved = resolve(client)
+    if resolved is None:
+        raise GatewayError(404, f"unknown client {client!r}: no integration is registered under this key")
+    return resolved
+
+
+def _check_caller(request: Request, settings: Settings) -> None:
+    if not settings.regos_allowed_ips:
+        return
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise GatewayError(403, "caller address unknown; REGOS_ALLOWED_IPS is set") from None
+    for allowed in settings.regos_allowed_ips.split(","):
+        if allowed.strip() and address in ipaddress.ip_network(allowed.strip(), strict=False):
+            return
+    raise GatewayError(403, f"{host} is not in REGOS_ALLOWED_IPS")
+
+
+def _queued(task_id: str, duplicate: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {"status": "queued", "task_id": task_id}
+    if duplicate:
+        result["duplicate"] = True
+    return {"ok": True, "result": result}
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id", "")
+    return given if _SAFE_SEGMENT.match(given) else uuid.uuid4().hex
+
+
+@router.post(
+    "/clients/{client}",
+    summary="Run an action of an integration for a connected integration",
+    responses={200: {"content": {"application/json": {"example": QUEUED_EXAMPLE}}}, **ERROR_RESPONSES},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": RegosCall.model_json_schema(), "examples": CALL_EXAMPLES}},
+        }
+    },
+)
+async def call_client(
+    client: Annotated[str, Path(max_length=64)],
+    request: Request,
+    settings: SettingsDep,
+    publisher: PublisherDep,
+    redis: RedisDep,
+    connected_integration_id: Annotated[str | None, Header(alias="connected-integration-id")] = None,
+) -> dict[str, Any]:
+    """`HandleWebhook` and `SendMessages` are queued and answered at once. Lifecycle actions
+    (`Connect`, `Disconnect`, `Reconnect`, `UpdateSettings`) are queued too, and the answer
+    waits up to LIFECYCLE_WAIT_SECONDS for the worker's result."""
+    key, spec = _spec(client)
+    _check_caller(request, settings)
+    body = parse_json_object(await read_capped(request, settings.max_body_bytes))
+    try:
+        call = RegosCall.model_validate(body)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise GatewayError(400, "bad envelope: " + "; ".join(problems), details=problems) from None
+    cid = call.connected_integration_id or connected_integration_id
+    if not cid or not _CID.match(cid):
+        raise GatewayError(
+            400,
+            "connected_integration_id (32 hex characters) is required in the body or the "
+            "connected-integration-id header",
+        )
+    action = canonical_action(call.action)
+    if action is None or action not in spec.actions:
+        allowed = ", ".join(sorted(spec.actions))
+        raise GatewayError(400, f"unknown action {call.action[:64]!r} for {key}; allowed: {allowed}")
+    envelope = TaskEnvelope(
+        client=key,
+        action=action,
+        connected_integration_id=cid.lower(),
+        data=call.data,
+        event_id=call.event_id,
+        occurred_at=call.occurred_at,
+        request_id=_request_id(request),
+        received_at=time.time(),
+    )
+    with bind(
+        request_id=envelope.request_id,
+        client=key,
+        connected_integration_id=envelope.connected_integration_id,
+        action=action,
+    ):
+        plan: Plan = plan_call(spec, envelope, settings)
+        published = await enqueue(publisher, plan, settings)
+        log.info("queued %s task_id=%s duplicate=%s", plan.task_name, published.task_id, published.duplicate)
+        if plan.task_name == celeryconfig.RUN_ACTION and settings.lifecycle_wait_seconds > 0:
+            meta = await wait_for_result(redis, published.task_id, settings.lifecycle_wait_seconds)
+            if meta is not None:
+                return lifecycle_answer(meta)
+        return _queued(published.task_id, published.duplicate)
+
+
+def _external_path(path: str) -> list[str]:
+    segments = [s for s in path.split("/") if s]
+    if len(segments) > 16 or any(not _SAFE_SEGMENT.match(s) or s in {".", ".."} for s in segments):
+        raise GatewayError(400, "external path must be plain segments of letters, digits and ._~-")
+    return segments
+
+
+async def _queue_external(
+    request: Request, settings: Settings, publisher: Any, client: str, cid: str, spec: IntegrationSpec | None, path: str
+) -> dict[str, Any]:
+    if cid and not _CID.match(cid):
+        raise GatewayError(400, "connected integration id must be 32 hex characters")
+    raw = await read_capped(request, settings.max_body_bytes)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    query = dict(request.query_params)
+    guard = spec.external if spec else None
+    if guard is not None and not guard.verify(settings.secret_key, cid, headers, query):
+        log.warning("forged or unsigned callback for %s %s dropped", client, cid or "-")
+        raise GatewayError(403, "callback signature is missing or wrong")
+    body = parse_any(raw, headers.get("content-type", ""))
+    secret_headers = set(guard.secret_headers) if guard else set()
+    secret_params = set(guard.secret_params) if guard else set()
+    external = ExternalRequest(
+        method=request.method,
+        path=path,
+        query={k: v for k, v in query.items() if k not in secret_params},
+        headers={k: v for k, v in headers.items() if k not in HOP_BY_HOP and k not in secret_headers},
+        body=body,
+    )
+    envelope = TaskEnvelope(
+        client=client,
+        action="handle_external",
+        connected_integration_id=cid.lower(),
+        data=external.model_dump(),
+        request_id=_request_id(request),
+        received_at=time.time(),
+    )
+    provider_id = guard.dedupe_id(body) if guard else None
+    plan = Plan(
+        celeryconfig.HANDLE_EXTERNAL,
+        envelope,
+        f"{client or '?'} {cid or '-'} external {request.method} /{path} id={provider_id or '-'}",
+        f"gw:dedupe:{client}:{cid}:ext:{provider_id}" if provider_id else None,
+        settings.webhook_dedup_ttl_seconds,
+    )
+    with bind(request_id=envelope.request_id, client=client, connected_integration_id=cid, action="handle_external"):
+        published = await enqueue(publisher, plan, settings)
+        log.info("queued external call task_id=%s duplicate=%s", published.task_id, published.duplicate)
+    return _queued(published.task_id, published.duplicate)
+
+
+EXTERNAL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@router.api_route(
+    "/clients/{client}/external",
+    methods=EXTERNAL_METHODS,
+    summary="Provider callback for an integration",
+    responses={200: {"content": {"application/json": {"example": QUEUED_EXAMPLE}}}, **ERROR_RESPONSES},
+)
+@router.api_route(
+    "/clients/{client}/external/{path:path}",
+    methods=EXTERNAL_METHODS,
+    summary="Provider callback for an integration (with a path)",
+    include_in_schema=True,
+)
+async def external_for_client(
+    client: Annotated[str, Path(max_length=64)],
+    request: Request,
+    settings: SettingsDep,
+    publisher: PublisherDep,
+    path: str = "",
+) -> dict[str, Any]:
+    """Telegram updates, SMS delivery reports. The first path segment, when it is a 32-hex id,
+    names the connected integration. Callbacks of integrations with a guard are verified
+    without I/O (forged → 403, never queued); provider ids (Telegram `update_id`) deduplicate."""
+    key, spec = _spec(client)
+    if spec.external is None:
+        raise GatewayError(404, f"{key} accepts no external calls")
+    segments = _external_path(path)
+    cid = segments[0] if segments and _CID.match(segments[0]) else ""
+    return await _queue_external(request, settings, publisher, key, cid, spec, "/".join(segments))
+
+
+@router.api_route(
+    "/external/{connected_integration_id}",
+    methods=EXTERNAL_METHODS,
+    summary="Provider callback addressed by connected integration",
+    responses={200: {"content": {"application/json": {"example": QUEUED_EXAMPLE}}}, **ERROR_RESPONSES},
+)
+@router.api_route(
+    "/external/{connected_integration_id}/{path:path}",
+    methods=EXTERNAL_METHODS,
+    summary="Provider callback addressed by connected integration (with a path)",
+)
+async def external_for_connection(
+    connected_integration_id: str, request: Request, settings: SettingsDep, publisher: PublisherDep, path: str = ""
+) -> dict[str, Any]:
+    """The worker learns the integration from `ConnectedIntegration/Get`. Integrations whose
+    callbacks must be verified (Telegram, Eskiz) are refused on this form by the worker."""
+    segments = _external_path(path)
+    return await _queue_external(
+        request,
+        settings,
+        publisher,
+        "",
+        connected_integration_id,
+        None,
+        "/".join([connected_integration_id, *segments]),
+    )

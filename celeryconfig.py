@@ -1,0 +1,72 @@
+"""Celery configuration, loaded by `workers.app` with `config_from_object("celeryconfig")`.
+
+Queues are split by kind of work so that a 10,000-message blast on `messages` can never delay
+a webhook: `make run` gives `messages` its own worker process, while a plain
+`celery -A workers.app worker` (no `-Q`) still consumes every queue below.
+The ingress publishes straight to these queue names (see `api/enqueue.py`).
+"""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+from settings import get_settings
+
+_settings = get_settings()
+
+# Task names are the public, stable contract with the ingress, Flower and operators.
+RUN_ACTION = "integrations.run_action"
+HANDLE_WEBHOOK = "integrations.handle_webhook"
+HANDLE_EXTERNAL = "integrations.handle_external"
+SEND_MESSAGES = "integrations.send_messages"
+SEND_MESSAGE_CHUNK = "integrations.send_message_chunk"
+
+QUEUE_OF_TASK = {
+    RUN_ACTION: "lifecycle",
+    HANDLE_WEBHOOK: "webhooks",
+    HANDLE_EXTERNAL: "external",
+    SEND_MESSAGES: "messages",
+    SEND_MESSAGE_CHUNK: "messages",
+}
+INTERACTIVE_QUEUES = ("webhooks", "lifecycle", "external")
+BULK_QUEUES = ("messages",)
+
+broker_url = _settings.broker_url
+result_backend = _settings.result_backend
+broker_connection_retry_on_startup = True
+broker_transport_options = {
+    # Unacked messages return to the queue after this long: it bounds how soon the work of a
+    # SIGKILLed worker runs again. Tasks, retry countdowns and inline waits stay below it.
+    "visibility_timeout": _settings.visibility_timeout_seconds,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 5,
+}
+result_backend_transport_options = {"retry_policy": {"timeout": 5.0}}
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+
+task_queues = [Queue(name, routing_key=name) for name in (*INTERACTIVE_QUEUES, *BULK_QUEUES)]
+task_default_queue = "webhooks"
+task_routes = {name: {"queue": queue, "routing_key": queue} for name, queue in QUEUE_OF_TASK.items()}
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+task_acks_on_failure_or_timeout = True
+worker_prefetch_multiplier = 1
+task_time_limit = _settings.task_time_limit_seconds
+task_soft_time_limit = max(_settings.task_time_limit_seconds - 5, 1)
+task_track_started = True
+result_expires = _settings.result_expires_seconds
+result_extended = True
+
+# I/O-bound work: one process runs many tasks at once on its threads, all feeding the
+# process's single event loop (workers/runtime.py).
+worker_pool = "threads"
+worker_concurrency = _settings.worker_concurrency
+worker_send_task_events = True
+task_send_sent_event = True
+worker_hijack_root_logger = False
+worker_cancel_long_running_tasks_on_connection_loss = False

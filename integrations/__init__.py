@@ -1,0 +1,1 @@
+"""Integrations: base classes, the registry, and one package per integration."""

@@ -1,0 +1,162 @@
+"""The end-to-end stack for tests: private Redis, fakes over HTTP, a real Celery worker, the API.
+
+Nothing of the project's own code is mocked: the API is the real ASGI app (driven in-process
+by Starlette's TestClient), the worker is a real `celery -A workers.app worker` subprocess,
+and REGOS and the providers are real HTTP servers on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+from starlette.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parent.parent
+OPERATOR_TOKEN = "test-operator-token"
+SECRET_KEY = "test-gateway-secret-key-0123456789abcdef"
+FINAL = {"SUCCESS", "FAILURE", "REVOKED"}
+
+
+def stack_env(redis_url: str, fakes: dict[str, Any], **overrides: str) -> dict[str, str]:
+    """Environment of every process of the test stack; production defaults unless named here."""
+    regos = fakes["regos"]
+    env = {
+        "ENVIRONMENT": "test",
+        "REDIS_URL": redis_url,
+        "REGOS_INTEGRATION_URL": regos.url,
+        "REGOS_OAUTH_TOKEN_URL": regos.url + "/oauth/token",
+        "REGOS_OAUTH_CLIENT_ID": regos.client_id,
+        "REGOS_OAUTH_CLIENT_SECRET": regos.client_secret,
+        "GATEWAY_SECRET_KEY": SECRET_KEY,
+        "OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+        "LOG_LEVEL": "INFO",
+        # Shortened for tests (production defaults: 60 s visibility, 1 s/40 s backoff).
+        "VISIBILITY_TIMEOUT_SECONDS": "12",
+        "TASK_TIME_LIMIT_SECONDS": "10",
+        "RETRY_BACKOFF_BASE_SECONDS": "0.2",
+        "RETRY_BACKOFF_MAX_SECONDS": "1.0",
+        "REGOS_RATE_LIMIT_PER_SECOND": "1000",
+        "REGOS_RATE_LIMIT_BURST": "1000",
+        "WORKER_CONCURRENCY": "16",
+    }
+    if "getsms" in fakes:
+        env["GETSMS_BASE_URL"] = fakes["getsms"].url + "/send"
+    if "eskiz" in fakes:
+        env["ESKIZ_BASE_URL"] = fakes["eskiz"].url
+    if "telegram" in fakes:
+        env["TELEGRAM_API_BASE_URL"] = fakes["telegram"].url
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class WorkerProcess:
+    """`celery -A workers.app worker` as a subprocess, logging to a file tests can read."""
+
+    env: dict[str, str]
+    log_path: Path
+    queues: str | None = None
+    name: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:6]}")
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> WorkerProcess:
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.app",
+            "worker",
+            "--loglevel=INFO",
+            "-n",
+            f"{self.name}@%h",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        if self.queues:
+            args += ["-Q", self.queues]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while b" ready." not in self.log_path.read_bytes()[offset:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (a crash: no warm shutdown, nothing acked)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    fakes: dict[str, Any]
+    worker: WorkerProcess
+    client: TestClient
+    redis: redis.Redis
+
+    @property
+    def regos(self) -> Any:
+        return self.fakes["regos"]
+
+    def new_cid(self, key: str, settings: dict[str, str] | None = None, *, active: bool = True) -> str:
+        cid = uuid.uuid4().hex
+        self.regos.add_connected_integration(cid, key, is_active=active, settings=settings or {})
+        return cid
+
+    def call(self, client: str, action: str, cid: str | None, data: Any = None, **extra: Any) -> httpx.Response:
+        body = {"action": action, "connected_integration_id": cid, "data": data, **extra}
+        return self.client.post(f"/clients/{client}", json=body)
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/tasks/{task_id}", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_task(self, task_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.task(task_id)
+            if view["state"] in FINAL:
+                return view
+            if time.monotonic() > deadline:
+                raise AssertionError(f"task {task_id} not final after {timeout}s: {view}\n{self.worker.log()[-3000:]}")
+            time.sleep(0.05)
+
+
+def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

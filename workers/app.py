@@ -1,0 +1,21 @@
+"""The Celery application: `celery -A workers.app worker` / `celery -A workers.app flower`."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_shutdown, worker_shutdown
+
+from logconfig import configure_logging
+from workers.runtime import runtime
+
+configure_logging()
+
+app = Celery("regos_gateway")
+app.config_from_object("celeryconfig")
+app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def _close_runtime(**_: object) -> None:
+    runtime.shutdown()

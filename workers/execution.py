@@ -1,0 +1,134 @@
+"""Run one integration call inside a Celery task: the glue between tasks and integrations.
+
+A task (workers/tasks.py) is like a web view: it names the queue, the method and the retry
+policy; this module builds the integration for the envelope's connected integration, checks
+the tenant is real, runs the coroutine on the process loop, and turns failures into a retry
+(transient) or a recorded, permanent failure (dead letter).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from celery import Task
+from pydantic import BaseModel
+
+from integrations import registry
+from integrations.base import IntegrationBase, IntegrationContext
+from integrations.errors import PermanentError
+from logconfig import bind
+from schemas.envelope import TaskEnvelope
+from settings import get_settings
+from workers import dead_letters
+from workers.retry import countdown, describe, is_retryable, retry_after_of
+from workers.runtime import Resources, runtime
+
+log = logging.getLogger("workers.execution")
+
+TENANT_PREFIX = "gw:tenant:"
+
+Invoke = Callable[[IntegrationBase, TaskEnvelope], Awaitable[Any]]
+
+
+class TaskFailed(Exception):
+    """A permanent failure: the message says which call failed and why; not retried."""
+
+
+class TenantNotActive(PermanentError):
+    """REGOS does not know this connected integration as active: nothing may be sent for it."""
+
+
+async def _tenant(res: Resources, cid: str, request_id: str) -> dict[str, Any]:
+    """`ConnectedIntegration/Get` for `cid`, cached briefly: {key, is_active} or {} if unknown."""
+    key = TENANT_PREFIX + cid
+    cached = await res.redis.get(key) if res.settings.tenant_cache_seconds else None
+    if cached is not None:
+        return orjson.loads(cached)
+    from regos_sdk import RegosAPI
+
+    async with RegosAPI(cid, settings=res.settings, redis=res.redis, request_id=request_id or None) as api:
+        found = await api.integrations.connected_integration.get([cid])
+    tenant = {"key": found[0].key, "is_active": bool(found[0].is_active)} if found else {}
+    if res.settings.tenant_cache_seconds:
+        await res.redis.set(key, orjson.dumps(tenant), ex=res.settings.tenant_cache_seconds)
+    return tenant
+
+
+async def build_integration(envelope: TaskEnvelope, task_id: str) -> IntegrationBase:
+    """The integration instance for this envelope, once REGOS confirmed the tenant is active."""
+    res = runtime.resources()
+    tenant = await _tenant(res, envelope.connected_integration_id, envelope.request_id)
+    if not tenant.get("is_active"):
+        state = "unknown to REGOS" if not tenant else "not active in REGOS"
+        raise TenantNotActive(f"connected integration {envelope.connected_integration_id} is {state}; nothing sent")
+    resolved = registry.resolve(envelope.client or tenant.get("key", ""))
+    if resolved is None:
+        raise PermanentError(f"no integration is registered for key {envelope.client or tenant.get('key')!r}")
+    key, _ = resolved
+    ctx = IntegrationContext(
+        client=key,
+        connected_integration_id=envelope.connected_integration_id,
+        settings=res.settings,
+        redis=res.redis,
+        http=res.http,
+        request_id=envelope.request_id,
+        task_id=task_id,
+        event_id=envelope.event_id,
+    )
+    return registry.load_class(key)(ctx)
+
+
+def jsonable(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+def fail_or_retry(task: Task, exc: BaseException, *, kwargs: dict[str, Any]) -> BaseException:
+    """Return the exception the task must raise: Celery's Retry, or TaskFailed (dead-lettered)."""
+    settings = get_settings()
+    retries = task.request.retries
+    if is_retryable(exc) and retries < settings.task_max_retries:
+        wait = countdown(retries, retry_after_of(exc), settings)
+        log.warning("retrying in %.1fs (attempt %d): %s", wait, retries + 1, describe(exc))
+        return task.retry(exc=exc, countdown=wait, max_retries=settings.task_max_retries, throw=False)
+    reason = describe(exc)
+    if is_retryable(exc):
+        reason = f"gave up after {retries + 1} attempts: {reason}"
+    log.error("task failed: %s", reason)
+    runtime.run(
+        _dead_letter(
+            task_name=task.name, task_id=task.request.id or "", kwargs=kwargs, error=reason, attempts=retries + 1
+        )
+    )
+    return TaskFailed(reason)
+
+
+async def _dead_letter(**letter: Any) -> None:
+    await dead_letters.record(runtime.resources().redis, **letter)
+
+
+def execute(task: Task, envelope_data: dict[str, Any], invoke: Invoke) -> Any:
+    """Run `invoke(integration, envelope)` for this task and return a JSON-able result."""
+    envelope = TaskEnvelope.model_validate(envelope_data)
+    with bind(
+        request_id=envelope.request_id,
+        task_id=task.request.id,
+        client=envelope.client,
+        connected_integration_id=envelope.connected_integration_id,
+        action=envelope.action,
+    ):
+        started = time.monotonic()
+
+        async def run() -> Any:
+            integration = await build_integration(envelope, task.request.id or "")
+            return jsonable(await invoke(integration, envelope))
+
+        try:
+            result = runtime.run(run())
+        except Exception as exc:
+            raise fail_or_retry(task, exc, kwargs={"envelope": envelope_data}) from None
+        log.info("task done in %.0f ms", (time.monotonic() - started) * 1000)
+        return result

@@ -1,0 +1,118 @@
+"""SendMessages as a fan-out: a parent task splits, chunk tasks send, the last one reports.
+
+Chunk ids are deterministic (`{client}:{cid}:{event_id or parent task id}:{n}`), so a
+redelivered or retried chunk — or a redelivered parent re-dispatching its chunks — meets the
+integration's exactly-once ledger instead of the provider.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+
+from integrations.messages import mask
+from logconfig import bind
+from schemas.envelope import InvalidItem, MessageOutcome, OutgoingMessage, TaskEnvelope
+from settings import get_settings
+from workers import bulk
+from workers.execution import TaskFailed, build_integration, fail_or_retry
+from workers.runtime import runtime
+
+log = logging.getLogger("workers.messages")
+
+
+def _bind(envelope: TaskEnvelope, task: Task) -> Any:
+    return bind(
+        request_id=envelope.request_id,
+        task_id=task.request.id,
+        client=envelope.client,
+        connected_integration_id=envelope.connected_integration_id,
+        action=envelope.action,
+    )
+
+
+def chunk_id(envelope: TaskEnvelope, bulk_id: str, chunk_no: int) -> str:
+    return f"{envelope.client}:{envelope.connected_integration_id}:{envelope.event_id or bulk_id}:{chunk_no}"
+
+
+def fan_out(task: Task, envelope_data: dict[str, Any], chunk_task: Task) -> dict[str, Any]:
+    envelope = TaskEnvelope.model_validate(envelope_data)
+    messages = [OutgoingMessage.model_validate(m) for m in envelope.data["messages"]]
+    invalid = [InvalidItem.model_validate(i) for i in envelope.data.get("invalid", [])]
+    bulk_id = task.request.id or ""
+    settings = get_settings()
+    with _bind(envelope, task):
+        try:
+            integration = runtime.run(build_integration(envelope, bulk_id))
+        except Exception as exc:
+            raise fail_or_retry(task, exc, kwargs={"envelope": envelope_data}) from None
+        size = type(integration).chunk_size
+        chunks = [messages[i : i + size] for i in range(0, len(messages), size)]
+        if not runtime.run(_start(bulk_id, len(messages), len(chunks), invalid, settings.result_expires_seconds)):
+            log.info("bulk %s already finalized; nothing to dispatch", bulk_id)
+            return {"chunks": len(chunks)}
+        task.update_state(state="PROGRESS", meta={"done": 0, "total": len(messages), "chunks": len(chunks)})
+        head = envelope.model_copy(update={"data": None}).model_dump()
+        for n, chunk in enumerate(chunks):
+            chunk_task.apply_async(
+                kwargs={
+                    "envelope": head,
+                    "bulk_id": bulk_id,
+                    "chunk_no": n,
+                    "messages_": [m.model_dump() for m in chunk],
+                },
+                task_id=f"{bulk_id}:{n}",
+                argsrepr=f"{envelope.client} {envelope.connected_integration_id} chunk {n + 1}/{len(chunks)} "
+                f"({len(chunk)} messages)",
+                kwargsrepr="{}",
+            )
+        log.info("dispatched %d messages in %d chunks of <=%d", len(messages), len(chunks), size)
+        return {"chunks": len(chunks)}
+
+
+async def _start(bulk_id: str, total: int, chunks: int, invalid: list[InvalidItem], ttl: int) -> bool:
+    return await bulk.start(runtime.resources().redis, bulk_id, total=total, chunks=chunks, invalid=invalid, ttl=ttl)
+
+
+def send_chunk(
+    task: Task, envelope_data: dict[str, Any], bulk_id: str, chunk_no: int, raw_messages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    envelope = TaskEnvelope.model_validate(envelope_data)
+    messages = [OutgoingMessage.model_validate(m) for m in raw_messages]
+    with _bind(envelope, task):
+
+        async def run() -> list[MessageOutcome]:
+            integration = await build_integration(envelope, task.request.id or "")
+            return await integration.send_chunk(chunk_id(envelope, bulk_id, chunk_no), messages)  # type: ignore[attr-defined]
+
+        try:
+            outcomes = runtime.run(run())
+        except Exception as exc:
+            error = fail_or_retry(
+                task,
+                exc,
+                kwargs={"envelope": envelope_data, "bulk_id": bulk_id, "chunk_no": chunk_no, "messages_": raw_messages},
+            )
+            if isinstance(error, TaskFailed):  # the chunk is over: count its messages as failed
+                failed = [
+                    MessageOutcome(index=m.index, recipient=mask(m.recipient), status="failed", error=str(error))
+                    for m in messages
+                ]
+                runtime.run(_complete(bulk_id, chunk_no, failed))
+            raise error from None
+        runtime.run(_complete(bulk_id, chunk_no, outcomes))
+        counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("accepted", "failed", "unknown")}
+        return {"chunk": chunk_no, **counts}
+
+
+async def _complete(bulk_id: str, chunk_no: int, outcomes: list[MessageOutcome]) -> None:
+    from workers.app import app
+
+    redis = runtime.resources().redis
+    ttl = get_settings().result_expires_seconds
+    if await bulk.complete_chunk(redis, bulk_id, chunk_no, outcomes, ttl):
+        result = await bulk.summary(redis, bulk_id)
+        app.backend.store_result(bulk_id, result, "SUCCESS")
+        log.info("bulk %s finished: %s", bulk_id, {k: v for k, v in result.items() if k != "messages"})

@@ -1,0 +1,73 @@
+"""The gateway's Celery tasks. Names are a public contract (ingress, Flower, operators).
+
+Each task only names its method and delegates to `workers.execution` (single calls) or
+`workers.messages` (SendMessages fan-out): the logic lives in `integrations/` and `regos_sdk/`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+
+import celeryconfig
+from integrations.base import IntegrationBase
+from schemas.envelope import ExternalRequest, TaskEnvelope, WebhookCall
+from workers import messages
+from workers.app import app
+from workers.execution import execute
+
+
+async def _run_action(integration: IntegrationBase, envelope: TaskEnvelope) -> Any:
+    if envelope.action == "update_settings":  # REGOS says settings changed: never serve stale ones
+        async with integration.ctx.regos() as api:
+            await api.integrations.connected_integration_setting.invalidate_cache()
+    method = {
+        "connect": integration.connect,
+        "disconnect": integration.disconnect,
+        "reconnect": integration.reconnect,
+        "update_settings": integration.update_settings,
+    }[envelope.action]
+    return await method()
+
+
+async def _handle_webhook(integration: IntegrationBase, envelope: TaskEnvelope) -> Any:
+    return await integration.handle_webhook(WebhookCall.model_validate(envelope.data))
+
+
+async def _handle_external(integration: IntegrationBase, envelope: TaskEnvelope) -> Any:
+    return await integration.handle_external(ExternalRequest.model_validate(envelope.data))
+
+
+@app.task(name=celeryconfig.RUN_ACTION, bind=True)
+def run_action(self: Task, envelope: dict[str, Any]) -> Any:
+    """Connect / Disconnect / Reconnect / UpdateSettings; the ingress may wait for the result."""
+    return execute(self, envelope, _run_action)
+
+
+@app.task(name=celeryconfig.HANDLE_WEBHOOK, bind=True)
+def handle_webhook(self: Task, envelope: dict[str, Any]) -> Any:
+    """A REGOS webhook (HandleWebhook); unsupported names end with an ok:false result."""
+    return execute(self, envelope, _handle_webhook)
+
+
+@app.task(name=celeryconfig.HANDLE_EXTERNAL, bind=True)
+def handle_external(self: Task, envelope: dict[str, Any]) -> Any:
+    """A provider's callback (Telegram update, SMS delivery report), already verified by the ingress."""
+    return execute(self, envelope, _handle_external)
+
+
+# The parent's own return value is not stored: the last chunk writes the aggregated result
+# under the parent's id, so the id REGOS got shows PROGRESS and then the totals.
+@app.task(name=celeryconfig.SEND_MESSAGES, bind=True, ignore_result=True, store_errors_even_if_ignored=True)
+def send_messages(self: Task, envelope: dict[str, Any]) -> Any:
+    """SendMessages: split into provider-sized chunks, each its own task."""
+    return messages.fan_out(self, envelope, send_message_chunk)
+
+
+@app.task(name=celeryconfig.SEND_MESSAGE_CHUNK, bind=True)
+def send_message_chunk(
+    self: Task, envelope: dict[str, Any], bulk_id: str, chunk_no: int, messages_: list[dict[str, Any]]
+) -> Any:
+    """One chunk of a SendMessages call: at most one provider batch, guarded exactly-once."""
+    return messages.send_chunk(self, envelope, bulk_id, chunk_no, messages_)
