@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -20,11 +20,11 @@ class GatewayError(Exception):
         self.details = details
 
 
-def envelope(status: int, description: str, details: Any = None) -> ORJSONResponse:
+def envelope(status: int, description: str, details: Any = None) -> JSONResponse:
     result: dict[str, Any] = {"error": status, "description": description}
     if details is not None:
         result["details"] = details
-    return ORJSONResponse({"ok": False, "result": result}, status_code=status)
+    return JSONResponse({"ok": False, "result": result}, status_code=status)
 
 
 def _describe_validation(errors: list[Any]) -> list[str]:
@@ -33,18 +33,18 @@ def _describe_validation(errors: list[Any]) -> list[str]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
-    async def _gateway(_: Request, exc: GatewayError) -> ORJSONResponse:
+    async def _gateway(_: Request, exc: GatewayError) -> JSONResponse:
         return envelope(exc.status, exc.description, exc.details)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = _describe_validation(list(exc.errors()))
         return envelope(422, "request is not valid: " + "; ".join(problems[:10]), problems[:50])
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return envelope(exc.status_code, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         return envelope(500, "internal error; the call was not queued, retry later")

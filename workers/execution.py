@@ -68,7 +68,9 @@ async def build_integration(envelope: TaskEnvelope, task_id: str) -> Integration
     resolved = registry.resolve(envelope.client or tenant.get("key", ""))
     if resolved is None:
         raise PermanentError(f"no integration is registered for key {envelope.client or tenant.get('key')!r}")
-    key, _ = resolved
+    key, spec = resolved
+    if envelope.action == "handle_external" and not envelope.client and spec.external is not None:
+        raise PermanentError(f"{key} callbacks must arrive on /clients/{key}/external/... where they are verified")
     ctx = IntegrationContext(
         client=key,
         connected_integration_id=envelope.connected_integration_id,

@@ -232,18 +232,6 @@ async def _queue_external(
 EXTERNAL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-@router.api_route(
-    "/clients/{client}/external",
-    methods=EXTERNAL_METHODS,
-    summary="Provider callback for an integration",
-    responses={200: {"content": {"application/json": {"example": QUEUED_EXAMPLE}}}, **ERROR_RESPONSES},
-)
-@router.api_route(
-    "/clients/{client}/external/{path:path}",
-    methods=EXTERNAL_METHODS,
-    summary="Provider callback for an integration (with a path)",
-    include_in_schema=True,
-)
 async def external_for_client(
     client: Annotated[str, Path(max_length=64)],
     request: Request,
@@ -262,17 +250,6 @@ async def external_for_client(
     return await _queue_external(request, settings, publisher, key, cid, spec, "/".join(segments))
 
 
-@router.api_route(
-    "/external/{connected_integration_id}",
-    methods=EXTERNAL_METHODS,
-    summary="Provider callback addressed by connected integration",
-    responses={200: {"content": {"application/json": {"example": QUEUED_EXAMPLE}}}, **ERROR_RESPONSES},
-)
-@router.api_route(
-    "/external/{connected_integration_id}/{path:path}",
-    methods=EXTERNAL_METHODS,
-    summary="Provider callback addressed by connected integration (with a path)",
-)
 async def external_for_connection(
     connected_integration_id: str, request: Request, settings: SettingsDep, publisher: PublisherDep, path: str = ""
 ) -> dict[str, Any]:
@@ -288,3 +265,27 @@ async def external_for_connection(
         None,
         "/".join([connected_integration_id, *segments]),
     )
+
+
+def _add_external_routes() -> None:
+    """One route per method and path, so every operation has its own OpenAPI id."""
+    queued = {200: {"content": {"application/json": {"example": QUEUED_EXAMPLE}}}, **ERROR_RESPONSES}
+    routes = [
+        ("/clients/{client}/external", external_for_client, "Provider callback for an integration"),
+        ("/clients/{client}/external/{path:path}", external_for_client, "Provider callback for an integration"),
+        ("/external/{connected_integration_id}", external_for_connection, "Provider callback by connection"),
+        (
+            "/external/{connected_integration_id}/{path:path}",
+            external_for_connection,
+            "Provider callback by connection",
+        ),
+    ]
+    for path, endpoint, summary in routes:
+        for method in EXTERNAL_METHODS:
+            name = f"{endpoint.__name__}_{'path_' if '{path' in path else ''}{method.lower()}"
+            router.add_api_route(
+                path, endpoint, methods=[method], name=name, operation_id=name, summary=summary, responses=queued
+            )
+
+
+_add_external_routes()
