@@ -49,6 +49,8 @@ def stack_env(redis_url: str, fakes: dict[str, Any], **overrides: str) -> dict[s
         "REGOS_RATE_LIMIT_PER_SECOND": "1000",
         "REGOS_RATE_LIMIT_BURST": "1000",
         "WORKER_CONCURRENCY": "16",
+        "REGOS_TIMEOUT_SECONDS": "2",
+        "PROVIDER_TIMEOUT_SECONDS": "3",
     }
     if "getsms" in fakes:
         env["GETSMS_BASE_URL"] = fakes["getsms"].url + "/send"

@@ -42,7 +42,7 @@ def test_send_messages_reaches_getsms_and_reports_per_message(stack: Stack) -> N
 def test_webhook_is_acknowledged_before_the_worker_runs(stack: Stack) -> None:
     cid = stack.new_cid("getsms", GETSMS_SETTINGS)
     tenant = {"ok": True, "result": [{"connected_integration_id": cid, "key": "getsms", "is_active": True}]}
-    stack.regos.fail_next(1, status=200, body=tenant, path_contains="ConnectedIntegration/Get", delay=1.5)
+    stack.regos.fail_next(1, status=200, body=tenant, path_contains=f"{cid}/v1/ConnectedIntegration/Get", delay=1.5)
 
     started = time.monotonic()
     response = stack.call(
@@ -86,7 +86,7 @@ def test_lifecycle_answer_falls_back_to_queued_for_a_slow_action(stack: Stack) -
         1,
         status=200,
         body={"ok": True, "result": [{"connected_integration_id": cid, "key": "getsms", "is_active": True}]},
-        path_contains="ConnectedIntegration/Get",
+        path_contains=f"{cid}/v1/ConnectedIntegration/Get",
         delay=3.5,
     )
     started = time.monotonic()
