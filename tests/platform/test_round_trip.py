@@ -81,13 +81,13 @@ def test_lifecycle_answer_waits_for_a_fast_action(stack: Stack) -> None:
 
 def test_lifecycle_answer_falls_back_to_queued_for_a_slow_action(stack: Stack) -> None:
     cid = stack.new_cid("getsms", GETSMS_SETTINGS)
-    # The tenant check (ConnectedIntegration/Get) hangs longer than LIFECYCLE_WAIT_SECONDS.
+    # Tenant check and settings read take 1.5 s each (each under the 2 s REGOS timeout of the
+    # test stack): together longer than LIFECYCLE_WAIT_SECONDS.
+    tenant = {"ok": True, "result": [{"connected_integration_id": cid, "key": "getsms", "is_active": True}]}
+    stack.regos.fail_next(1, status=200, body=tenant, path_contains=f"{cid}/v1/ConnectedIntegration/Get", delay=1.5)
+    settings = {"ok": True, "result": [{"key": k, "value": v} for k, v in GETSMS_SETTINGS.items()]}
     stack.regos.fail_next(
-        1,
-        status=200,
-        body={"ok": True, "result": [{"connected_integration_id": cid, "key": "getsms", "is_active": True}]},
-        path_contains=f"{cid}/v1/ConnectedIntegration/Get",
-        delay=3.5,
+        1, status=200, body=settings, path_contains=f"{cid}/v1/ConnectedIntegrationSetting/Get", delay=1.5
     )
     started = time.monotonic()
     response = stack.call("getsms", "Connect", cid)

@@ -1,0 +1,196 @@
+"""Eskiz (Uzbekistan): batches of ≤ 100 SMS per call, delivery reports by callback.
+
+Sending: one `send-batch` call per chunk (also for a one-message chunk, because only
+send-batch carries our `user_sms_id`, which delivery reports echo back). `user_sms_id` is a
+hash of the message's effect id, so a retried chunk sends the same ids; `dispatch_id` is a
+stable number derived from the chunk id. Exactly-once per message: `integrations.sms.dispatch`.
+
+Tokens: see `integrations.eskiz_sms.tokens`. On HTTP 401 the cached token is dropped (only if
+it is still the one that failed), the integration logs in again once and retries the call
+once; a second 401 is a PermanentError.
+
+Delivery reports: the callback URL is `ESKIZ_CALLBACK_URL` if set, else
+`{PUBLIC_BASE_URL}/clients/eskiz_sms/external/{cid}/delivery?sig=<derived token>`; the ingress
+checks `sig`, and `handle_external` stores each report with `integrations.sms.status`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from integrations.base import SmsIntegrationBase
+from integrations.errors import IntegrationError, PermanentError, TransientError
+from integrations.eskiz_sms.client import DEFAULT_SENDER, MAX_BATCH, BatchItem, EskizClient
+from integrations.eskiz_sms.tokens import TokenCache
+from integrations.guards import SIGNATURE_PARAM, SMS_CALLBACK_PURPOSE
+from integrations.signing import derive_token
+from integrations.sms import status
+from integrations.sms.config import missing, require, setting
+from integrations.sms.dispatch import Pending, send_exactly_once
+from integrations.sms.http import ProviderCallError, ProviderHTTPError
+from schemas.envelope import (
+    ExternalRequest,
+    IntegrationErrorResponse,
+    IntegrationResult,
+    IntegrationSuccessResponse,
+    MessageOutcome,
+    OutgoingMessage,
+)
+
+log = logging.getLogger(__name__)
+
+REQUIRED = ("ESKIZ_EMAIL", "ESKIZ_PASSWORD")
+MAX_REPORTS_PER_CALL = 1000
+_warned_no_callback = False
+
+
+def user_sms_id_for(effect_id: str) -> str:
+    """Our id for one message at Eskiz (32 hex chars), stable across retries of its chunk."""
+    return hashlib.sha256(effect_id.encode()).hexdigest()[:32]
+
+
+def dispatch_id_for(chunk_id: str) -> int:
+    """A stable positive 31-bit number for one chunk."""
+    return int.from_bytes(hashlib.sha256(chunk_id.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+class EskizSmsIntegration(SmsIntegrationBase):
+    key: ClassVar[str] = "eskiz_sms"
+    chunk_size: ClassVar[int] = MAX_BATCH
+
+    @property
+    def label(self) -> str:
+        return f"eskiz_sms for connected integration {self.cid}"
+
+    # --- lifecycle -----------------------------------------------------------------------
+    async def _check(self, ok_status: str) -> IntegrationResult:
+        absent = missing(await self.settings_map(), REQUIRED)
+        if absent:
+            return IntegrationErrorResponse.of(400, f"eskiz_sms: setting {', '.join(absent)} is missing in REGOS")
+        return IntegrationSuccessResponse(result={"status": ok_status})
+
+    async def connect(self) -> IntegrationResult:
+        return await self._check("connected")
+
+    async def update_settings(self) -> IntegrationResult:
+        return await self._check("settings updated")
+
+    # --- sending -------------------------------------------------------------------------
+    def callback_url(self, values: Any) -> str | None:
+        global _warned_no_callback
+        explicit = setting(values, "ESKIZ_CALLBACK_URL")
+        if explicit:
+            return explicit
+        base = self.ctx.settings.public_base_url
+        if not base:
+            if not _warned_no_callback:
+                _warned_no_callback = True
+                log.warning(
+                    "PUBLIC_BASE_URL and ESKIZ_CALLBACK_URL are not set: Eskiz sends go out without "
+                    "callback_url, delivery reports are off"
+                )
+            return None
+        sig = derive_token(self.ctx.settings.secret_key, SMS_CALLBACK_PURPOSE, self.cid)
+        return f"{base.rstrip('/')}/clients/{self.key}/external/{quote(self.cid)}/delivery?{SIGNATURE_PARAM}={sig}"
+
+    def _login_error(self, exc: ProviderCallError) -> IntegrationError:
+        if isinstance(exc, ProviderHTTPError) and exc.status < 500 and exc.status not in (408, 429):
+            return PermanentError(
+                f"{self.label}: {exc.what} refused: HTTP {exc.status}: {exc.text} (check ESKIZ_EMAIL / ESKIZ_PASSWORD)"
+            )
+        retry_after = exc.retry_after if isinstance(exc, ProviderHTTPError) else None
+        return TransientError(f"{self.label}: {exc}", retry_after=retry_after)
+
+    async def send_chunk(self, chunk_id: str, messages: list[OutgoingMessage]) -> list[MessageOutcome]:
+        settings = self.ctx.settings
+        values = await self.settings_map()
+        require(values, REQUIRED, self.label)
+        email, password = setting(values, "ESKIZ_EMAIL") or "", setting(values, "ESKIZ_PASSWORD") or ""
+        sender = setting(values, "ESKIZ_NICKNAME") or DEFAULT_SENDER
+        callback_url = self.callback_url(values)
+        eskiz = EskizClient(self.ctx.http, settings.eskiz_base_url, timeout=settings.provider_timeout_seconds)
+        tokens = TokenCache(self.ctx.redis, settings.secret_key, self.cid, email, password)
+
+        async def login() -> str:
+            try:
+                return await eskiz.login(email, password)
+            except ProviderCallError as exc:  # a login has no side effect: any failure is "not sent"
+                raise self._login_error(exc) from None
+
+        async def send(pending: list[Pending]) -> str | None:
+            items = [BatchItem(user_sms_id_for(p.effect_id), p.message.recipient, p.message.message) for p in pending]
+            cached, _ = await tokens.obtain(login, wait=settings.provider_timeout_seconds)
+            for attempt in (1, 2):
+                try:
+                    answer = await eskiz.send_batch(
+                        cached.token,
+                        items,
+                        sender=sender,
+                        dispatch_id=dispatch_id_for(chunk_id),
+                        callback_url=callback_url,
+                    )
+                    return str(answer["id"]) if answer.get("id") not in (None, "") else None
+                except ProviderHTTPError as exc:
+                    if exc.status != 401:
+                        raise
+                    if attempt == 2:  # 401 means "not sent": the dispatcher releases the claims
+                        raise PermanentError(
+                            f"{self.label}: eskiz send-batch: HTTP 401 again after a fresh login: {exc.text}"
+                        ) from None
+                    log.info("%s: token rejected (HTTP 401), logging in again", self.label)
+                    await tokens.drop_if_same(cached)
+                    cached, _ = await tokens.obtain(login, wait=settings.provider_timeout_seconds, stale=cached)
+            raise AssertionError("unreachable")
+
+        result = await send_exactly_once(
+            redis=self.ctx.redis,
+            ttl=settings.pii_retention_seconds,
+            label=self.label,
+            chunk_id=chunk_id,
+            messages=messages,
+            effect_id=self.effect_id,
+            send=send,
+            provider_id=lambda p, request_id: user_sms_id_for(p.effect_id),
+        )
+        await self._record_statuses(result.accepted, "waiting", result.request_id)
+        await self._record_statuses(result.unknown, "unknown", None)
+        return result.outcomes
+
+    async def _record_statuses(self, pending: list[Pending], state: str, request_id: str | None) -> None:
+        if not pending:
+            return
+        try:
+            await status.record_pending(
+                self.ctx.redis,
+                self.cid,
+                [(user_sms_id_for(p.effect_id), p.message.recipient) for p in pending],
+                ttl=self.ctx.settings.pii_retention_seconds,
+                status=state,
+                request_id=request_id,
+            )
+        except Exception as exc:  # the send is done; a missing status row must not resend it
+            log.warning("%s: could not record %d %s statuses: %s", self.label, len(pending), state, type(exc).__name__)
+
+    # --- delivery reports ----------------------------------------------------------------
+    async def handle_external(self, request: ExternalRequest) -> IntegrationResult:
+        parts = [p for p in request.path.strip("/").split("/") if p]
+        if not parts or parts[-1] != "delivery" or (len(parts) > 1 and parts[-2].lower() != self.cid.lower()):
+            return IntegrationErrorResponse.of(404, f"eskiz_sms: no external endpoint {request.path!r}")
+        body = request.body
+        reports = body if isinstance(body, list) else [body] if isinstance(body, dict) else None
+        if reports is None:
+            return IntegrationErrorResponse.of(400, "eskiz_sms delivery report: body is not a JSON/form object")
+        updated = ignored = 0
+        for report in reports[:MAX_REPORTS_PER_CALL]:
+            applied = isinstance(report, dict) and await status.apply_report(
+                self.ctx.redis, self.cid, report, ttl=self.ctx.settings.pii_retention_seconds
+            )
+            updated += bool(applied)
+            ignored += not applied
+        return IntegrationSuccessResponse(result={"updated": updated, "ignored": ignored})
+
+
+__all__ = ["EskizSmsIntegration", "dispatch_id_for", "user_sms_id_for"]

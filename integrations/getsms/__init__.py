@@ -1,0 +1,5 @@
+"""GetSMS integration (`getsms`)."""
+
+from integrations.getsms.integration import GetSmsIntegration
+
+__all__ = ["GetSmsIntegration"]

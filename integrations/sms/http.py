@@ -1,0 +1,141 @@
+"""HTTP plumbing shared by the SMS provider clients: one call, classified.
+
+A provider call ends in exactly one of:
+- a 2xx `httpx.Response` (returned);
+- `NotSent`: the request never left (connect error/timeout, pool timeout): safe to retry;
+- `OutcomeUnknown`: the request left but no answer came (read timeout, connection dropped):
+  the provider may have acted, so the caller must not resend;
+- `ProviderHTTPError`: the provider answered non-2xx and did not act.
+
+Request bodies are never logged or put into errors (they hold passwords and phone numbers);
+provider answers are truncated and scrubbed of the secrets the caller names.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+MAX_PROVIDER_TEXT = 300
+
+# Raised before any byte of the request could reach the provider.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol, httpx.ProxyError)
+
+
+class ProviderCallError(Exception):
+    """Base of classified provider call failures. `what` names the call (`eskiz send-batch`)."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"{what}: {detail}")
+        self.what = what
+        self.detail = detail
+
+
+class NotSent(ProviderCallError):
+    pass
+
+
+class OutcomeUnknown(ProviderCallError):
+    pass
+
+
+class ProviderHTTPError(ProviderCallError):
+    def __init__(self, what: str, status: int, text: str, retry_after: float | None = None) -> None:
+        super().__init__(what, f"HTTP {status}: {text}")
+        self.status = status
+        self.text = text
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds (`"12"`) or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text
+
+
+def provider_text(response: httpx.Response, secrets: Iterable[str | None] = ()) -> str:
+    """The provider's own explanation: `message`/`error`/`description` of a JSON body, or the
+    raw body, truncated to ~300 characters, secrets replaced by `***`."""
+    text = ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for field in ("message", "error", "description", "detail", "errors"):
+            if body.get(field):
+                value = body[field]
+                text = value if isinstance(value, str) else _compact(value)
+                break
+        else:
+            text = _compact(body)
+    elif body is not None:
+        text = _compact(body)
+    else:
+        text = response.text
+    text = " ".join(scrub(text, secrets).split())
+    if len(text) > MAX_PROVIDER_TEXT:
+        text = text[: MAX_PROVIDER_TEXT - 1] + "…"
+    return text or response.reason_phrase or "no explanation"
+
+
+def _compact(value: Any) -> str:
+    import orjson
+
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return str(value)
+
+
+async def call(
+    http: httpx.AsyncClient,
+    what: str,
+    method: str,
+    url: str,
+    *,
+    timeout_seconds: float,
+    secrets: Iterable[str | None] = (),
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request, classified as described in the module docstring."""
+    secrets = tuple(secrets)
+    try:
+        response = await http.request(method, url, timeout=timeout_seconds, **kwargs)
+    except _NOT_SENT as exc:
+        raise NotSent(what, f"{type(exc).__name__} (request not sent)") from None
+    except httpx.TransportError as exc:
+        # ReadTimeout, WriteTimeout, ReadError, RemoteProtocolError, ...: bytes may have
+        # reached the provider, which may have acted.
+        raise OutcomeUnknown(what, f"{type(exc).__name__} after the request was sent") from None
+    if response.is_success:
+        return response
+    raise ProviderHTTPError(
+        what,
+        response.status_code,
+        provider_text(response, secrets),
+        parse_retry_after(response.headers.get("retry-after")),
+    )
