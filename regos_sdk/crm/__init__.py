@@ -1,0 +1,13 @@
+"""CRM area: `api.crm.<resource>`. No services yet.
+
+Add one as described in regos_sdk/README.md ("Adding a service"): a schema module under
+`schemas/api/crm/`, a `*Service` in `regos_sdk/crm/<resource>.py`, and one line here.
+"""
+
+from __future__ import annotations
+
+from regos_sdk.service import Namespace
+
+
+class CrmNamespace(Namespace):
+    pass

@@ -1,0 +1,1 @@
+"""Connected integrations and their settings."""

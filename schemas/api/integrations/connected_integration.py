@@ -1,0 +1,25 @@
+"""`ConnectedIntegration/Get`, `ConnectedIntegration/Edit`."""
+
+from __future__ import annotations
+
+from schemas.api.base import ReadModel, RequestModel
+
+
+class ConnectedIntegrationGetRequest(RequestModel):
+    connected_integration_ids: list[str]
+    include_name: bool | None = None
+    include_schedule: bool | None = None
+
+
+class ConnectedIntegration(ReadModel):
+    connected_integration_id: str
+    key: str
+    is_active: bool
+    name: str | None = None
+    webhooks: list[str] | None = None
+
+
+class ConnectedIntegrationEditRequest(RequestModel):
+    connected_integration_id: str
+    is_active: bool | None = None
+    name: str | None = None

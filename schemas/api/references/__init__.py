@@ -1,0 +1,1 @@
+"""References (OperatingCash, Stock, ...)."""
