@@ -16,7 +16,7 @@ from integrations.messages import mask
 from logconfig import bind
 from schemas.envelope import InvalidItem, MessageOutcome, OutgoingMessage, TaskEnvelope
 from settings import get_settings
-from workers import bulk
+from workers import bulk, events
 from workers.execution import TaskFailed, build_integration, fail_or_retry
 from workers.runtime import runtime
 
@@ -47,13 +47,17 @@ def fan_out(task: Task, envelope_data: dict[str, Any], chunk_task: Task) -> dict
         try:
             integration = runtime.run(build_integration(envelope, bulk_id))
         except Exception as exc:
-            raise fail_or_retry(task, exc, kwargs={"envelope": envelope_data}) from None
+            error = fail_or_retry(task, exc, kwargs={"envelope": envelope_data})
+            if isinstance(error, TaskFailed):
+                events.bulk_failed(task, str(error))
+            raise error from None
         size = type(integration).chunk_size
         chunks = [messages[i : i + size] for i in range(0, len(messages), size)]
         if not runtime.run(_start(bulk_id, len(messages), len(chunks), invalid, settings.result_expires_seconds)):
             log.info("bulk %s already finalized; nothing to dispatch", bulk_id)
             return {"chunks": len(chunks)}
         task.update_state(state="PROGRESS", meta={"done": 0, "total": len(messages), "chunks": len(chunks)})
+        events.bulk_started(task, len(messages), len(chunks))
         head = envelope.model_copy(update={"data": None}).model_dump()
         for n, chunk in enumerate(chunks):
             chunk_task.apply_async(
@@ -100,19 +104,29 @@ def send_chunk(
                     MessageOutcome(index=m.index, recipient=mask(m.recipient), status="failed", error=str(error))
                     for m in messages
                 ]
-                runtime.run(_complete(bulk_id, chunk_no, failed))
+                _record_chunk(task, bulk_id, chunk_no, failed)
             raise error from None
-        runtime.run(_complete(bulk_id, chunk_no, outcomes))
+        _record_chunk(task, bulk_id, chunk_no, outcomes)
         counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("accepted", "failed", "unknown")}
         return {"chunk": chunk_no, **counts}
 
 
-async def _complete(bulk_id: str, chunk_no: int, outcomes: list[MessageOutcome]) -> None:
-    from workers.app import app
-
+async def _complete(bulk_id: str, chunk_no: int, outcomes: list[MessageOutcome]) -> tuple[dict | None, dict | None]:
+    """Record the chunk; returns (final result if this chunk finished the bulk, progress)."""
     redis = runtime.resources().redis
     ttl = get_settings().result_expires_seconds
-    if await bulk.complete_chunk(redis, bulk_id, chunk_no, outcomes, ttl):
-        result = await bulk.summary(redis, bulk_id)
-        app.backend.store_result(bulk_id, result, "SUCCESS")
-        log.info("bulk %s finished: %s", bulk_id, {k: v for k, v in result.items() if k != "messages"})
+    finished = await bulk.complete_chunk(redis, bulk_id, chunk_no, outcomes, ttl)
+    return (await bulk.summary(redis, bulk_id) if finished else None), await bulk.progress(redis, bulk_id)
+
+
+def _record_chunk(task: Task, bulk_id: str, chunk_no: int, outcomes: list[MessageOutcome]) -> None:
+    from workers.app import app
+
+    final, progress = runtime.run(_complete(bulk_id, chunk_no, outcomes))
+    if progress is not None:
+        events.bulk_progress(task, bulk_id, progress["done"], progress["total"])
+    if final is not None:
+        app.backend.store_result(bulk_id, final, "SUCCESS")
+        totals = {k: v for k, v in final.items() if k != "messages"}
+        events.bulk_finished(task, bulk_id, totals)
+        log.info("bulk %s finished: %s", bulk_id, totals)

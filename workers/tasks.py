@@ -59,7 +59,10 @@ def handle_external(self: Task, envelope: dict[str, Any]) -> Any:
 
 # The parent's own return value is not stored: the last chunk writes the aggregated result
 # under the parent's id, so the id REGOS got shows PROGRESS and then the totals.
-@app.task(name=celeryconfig.SEND_MESSAGES, bind=True, ignore_result=True, store_errors_even_if_ignored=True)
+# Its events come from workers/events.py, so Flower shows PROGRESS until the last chunk is done.
+@app.task(
+    name=celeryconfig.SEND_MESSAGES, bind=True, ignore_result=True, store_errors_even_if_ignored=True, send_events=False
+)
 def send_messages(self: Task, envelope: dict[str, Any]) -> Any:
     """SendMessages: split into provider-sized chunks, each its own task."""
     return messages.fan_out(self, envelope, send_message_chunk)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 
 from tests.harness import Stack, wait_until
 
@@ -10,7 +12,8 @@ GETSMS_SETTINGS = {"GETSMS_LOGIN": "shop", "GETSMS_PASSWORD": "s3cret-pass", "GE
 
 
 def test_send_messages_reaches_getsms_and_reports_per_message(stack: Stack) -> None:
-    cid = stack.new_cid("getsms", GETSMS_SETTINGS)
+    login = f"round-trip-{uuid.uuid4().hex[:8]}"
+    cid = stack.new_cid("getsms", {**GETSMS_SETTINGS, "GETSMS_LOGIN": login})
     data = [{"recipient": f"+998 90 12{i:03d}-67", "message": f"Hello {i}"} for i in range(120)]
     data.append({"recipient": "12345", "message": "bad number"})
 
@@ -32,9 +35,7 @@ def test_send_messages_reaches_getsms_and_reports_per_message(stack: Stack) -> N
     first = result["messages"][0]
     assert first["status"] == "accepted" and first["recipient"].endswith("0067") and "99890" not in first["recipient"]
     calls = stack.fakes["getsms"].calls("/send")
-    batch_sizes = sorted(
-        len(__import__("json").loads(c.form()["data"])) for c in calls if c.form().get("login") == "shop"
-    )
+    batch_sizes = sorted(len(json.loads(c.form()["data"])) for c in calls if c.form().get("login") == login)
     assert batch_sizes == [20, 50, 50]
     assert view["children"] == [f"{body['result']['task_id']}:{n}" for n in range(3)]
 
