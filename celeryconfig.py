@@ -58,10 +58,11 @@ task_routes = {name: {"queue": queue, "routing_key": queue} for name, queue in Q
 
 task_acks_late = True
 task_reject_on_worker_lost = True
-task_acks_on_failure_or_timeout = True
+task_acks_on_failure = True  # a failed task is dead-lettered, not redelivered
+task_acks_on_timeout = True
 worker_prefetch_multiplier = 1
-task_time_limit = _settings.task_time_limit_seconds
-task_soft_time_limit = max(_settings.task_time_limit_seconds - 5, 1)
+# The thread pool enforces no Celery time limits: workers/runtime.py cancels a task's coroutine
+# after TASK_TIME_LIMIT_SECONDS instead (and the task retries).
 task_track_started = True
 result_expires = _settings.result_expires_seconds
 result_extended = True

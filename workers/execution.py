@@ -129,7 +129,7 @@ def execute(task: Task, envelope_data: dict[str, Any], invoke: Invoke) -> Any:
             return jsonable(await invoke(integration, envelope))
 
         try:
-            result = runtime.run(run())
+            result = runtime.run(run(), timeout=get_settings().task_time_limit_seconds)
         except Exception as exc:
             raise fail_or_retry(task, exc, kwargs={"envelope": envelope_data}) from None
         log.info("task done in %.0f ms", (time.monotonic() - started) * 1000)

@@ -92,7 +92,7 @@ def send_chunk(
             return await integration.send_chunk(chunk_id(envelope, bulk_id, chunk_no), messages)  # type: ignore[attr-defined]
 
         try:
-            outcomes = runtime.run(run())
+            outcomes = runtime.run(run(), timeout=get_settings().task_time_limit_seconds)
         except Exception as exc:
             error = fail_or_retry(
                 task,

@@ -9,6 +9,7 @@ instead of being rebuilt for every task (which `asyncio.run` per task would forc
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 from collections.abc import Coroutine
@@ -21,6 +22,13 @@ from redis.asyncio import Redis
 from settings import Settings, get_settings
 
 T = TypeVar("T")
+
+
+class TaskTimedOut(Exception):
+    """The task's work ran past its time limit and was cancelled; trying again may help."""
+
+    retryable = True
+    retry_after = None
 
 
 @dataclass
@@ -49,8 +57,17 @@ class _Runtime:
             return self._loop
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Run `coro` on the process loop from a task thread and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop()).result(timeout)
+        """Run `coro` on the process loop from a task thread and wait for its result.
+
+        Celery's thread pool enforces no time limits, so this is where a task's limit holds:
+        past `timeout` the coroutine is cancelled and `TaskTimedOut` (retryable) is raised.
+        """
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop())
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TaskTimedOut(f"gave up after {timeout:.0f} s (TASK_TIME_LIMIT_SECONDS)") from None
 
     def resources(self) -> Resources:
         """Must be called on the loop (inside a coroutine run by `run`)."""

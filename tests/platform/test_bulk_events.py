@@ -16,6 +16,7 @@ def test_bulk_send_reports_progress_events_until_the_last_chunk(stack: Stack) ->
     state = State()
     seen: list[tuple[str, dict]] = []
     ready = threading.Event()
+    receivers: list = []
 
     def listen() -> None:
         with app.connection_for_read(stack.env["REDIS_URL"]) as connection:
@@ -25,10 +26,12 @@ def test_bulk_send_reports_progress_events_until_the_last_chunk(stack: Stack) ->
                 seen.append((event["type"], event))
 
             receiver = app.events.Receiver(connection, handlers={"*": on_event})
+            receivers.append(receiver)
             ready.set()
             receiver.capture(limit=None, timeout=20, wakeup=True)
 
-    threading.Thread(target=listen, daemon=True).start()
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
     ready.wait(5)
     time.sleep(0.5)
     cid = stack.new_cid("getsms", {"GETSMS_LOGIN": "events", "GETSMS_PASSWORD": "pw"})
@@ -39,6 +42,8 @@ def test_bulk_send_reports_progress_events_until_the_last_chunk(stack: Stack) ->
     while (task_id not in state.tasks or state.tasks[task_id].state != "SUCCESS") and time.monotonic() < deadline:
         time.sleep(0.1)
 
+    receivers[0].should_stop = True
+    listener.join(5)
     mine = [(kind, event) for kind, event in seen if event.get("uuid") == task_id]
     kinds = [kind for kind, _ in mine]
     assert kinds[:3] == ["task-received", "task-started", "task-progress"], kinds
