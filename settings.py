@@ -85,6 +85,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
+        if self.task_time_limit_seconds >= self.visibility_timeout_seconds:
+            raise ValueError(
+                "TASK_TIME_LIMIT_SECONDS must be below VISIBILITY_TIMEOUT_SECONDS, or Redis hands a "
+                "running task to a second worker"
+            )
         if self.environment == "production":
             key = self.gateway_secret_key.get_secret_value()
             if len(key) < 32 or key == DEV_SECRET_KEY:

@@ -131,7 +131,8 @@ def main() -> None:
 """, flush=True)
 
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    for signum in (signal.SIGINT, signal.SIGTERM):  # explicit: a backgrounded shell job ignores SIGINT
+        signal.signal(signum, lambda *_: stopping.set())
     try:
         while not stopping.is_set():
             for name, process in running.items():
