@@ -142,8 +142,11 @@ def encode_body(body: Any) -> bytes:
     return orjson.dumps(body if body is not None else {}, default=_json_default)
 
 
-def parse_retry_after(value: str | None, default: float = DEFAULT_RETRY_AFTER) -> float:
-    """Retry-After as seconds: delta-seconds or an HTTP date; unparsable or absent → `default`."""
+def parse_retry_after(value: str | None, default: float | None = DEFAULT_RETRY_AFTER) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; unparsable or absent → `default`.
+
+    Shared with the provider clients (`integrations/sms/http.py`, which pass `default=None`).
+    """
     if not value:
         return default
     value = value.strip()
@@ -302,7 +305,7 @@ class RegosTransport:
     async def _parse(self, method: str, resp: httpx.Response) -> RegosResponse:
         status = resp.status_code
         if status == 429:
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            retry_after = parse_retry_after(resp.headers.get("Retry-After")) or DEFAULT_RETRY_AFTER
             with contextlib.suppress(RedisError):
                 await self.cooldown.set(self.cid, retry_after)
             raise RegosRateLimited(retry_after, method=method, connected_integration_id=self.cid)

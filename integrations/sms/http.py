@@ -13,12 +13,12 @@ provider answers are truncated and scrubbed of the secrets the caller names.
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import httpx
+
+from regos_sdk.client import parse_retry_after
 
 MAX_PROVIDER_TEXT = 300
 
@@ -49,24 +49,6 @@ class ProviderHTTPError(ProviderCallError):
         self.status = status
         self.text = text
         self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """`Retry-After` as seconds (`"12"`) or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -137,5 +119,5 @@ async def call(
         what,
         response.status_code,
         provider_text(response, secrets),
-        parse_retry_after(response.headers.get("retry-after")),
+        parse_retry_after(response.headers.get("retry-after"), default=None),
     )
