@@ -30,8 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
 COLORS = ["\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m"]
 RESET = "\033[0m"
-DEMO_CID = {"getsms": "d0000000000000000000000000000001", "eskiz_sms": "d0000000000000000000000000000002",
-            "regos_telegram_notifier": "d0000000000000000000000000000003"}
+DEMO_CID = {
+    "getsms": "d0000000000000000000000000000001",
+    "eskiz_sms": "d0000000000000000000000000000002",
+    "regos_telegram_notifier": "d0000000000000000000000000000003",
+}
 
 
 def _persisted_secret(name: str, make: str) -> str:
@@ -51,8 +54,9 @@ def _pipe(name: str, color: str, stream: IO[bytes]) -> None:
 
 
 def _start(name: str, args: list[str], env: dict[str, str], color: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     assert process.stdout is not None
     threading.Thread(target=_pipe, args=(name, color, process.stdout), daemon=True).start()
     return process
@@ -64,20 +68,34 @@ def _demo_fakes(env: dict[str, str]) -> list[object]:
 
     regos, getsms, eskiz = FakeRegos(port=9101).start(), FakeGetSms(port=9102).start(), FakeEskiz(port=9103).start()
     fakes: list[object] = [regos, getsms, eskiz]
-    regos.add_connected_integration(DEMO_CID["getsms"], "getsms", settings={
-        "GETSMS_LOGIN": "demo", "GETSMS_PASSWORD": "demo-password", "GETSMS_NICKNAME": "DEMO"})
-    regos.add_connected_integration(DEMO_CID["eskiz_sms"], "eskiz_sms", settings={
-        "ESKIZ_EMAIL": "demo@example.com", "ESKIZ_PASSWORD": "demo-password", "ESKIZ_NICKNAME": "4546"})
-    env.update(REGOS_INTEGRATION_URL=regos.url, REGOS_OAUTH_TOKEN_URL=regos.url + "/oauth/token",
-               REGOS_OAUTH_CLIENT_ID=regos.client_id, REGOS_OAUTH_CLIENT_SECRET=regos.client_secret,
-               GETSMS_BASE_URL=getsms.url + "/send", ESKIZ_BASE_URL=eskiz.url)
+    regos.add_connected_integration(
+        DEMO_CID["getsms"],
+        "getsms",
+        settings={"GETSMS_LOGIN": "demo", "GETSMS_PASSWORD": "demo-password", "GETSMS_NICKNAME": "DEMO"},
+    )
+    regos.add_connected_integration(
+        DEMO_CID["eskiz_sms"],
+        "eskiz_sms",
+        settings={"ESKIZ_EMAIL": "demo@example.com", "ESKIZ_PASSWORD": "demo-password", "ESKIZ_NICKNAME": "4546"},
+    )
+    env.update(
+        REGOS_INTEGRATION_URL=regos.url,
+        REGOS_OAUTH_TOKEN_URL=regos.url + "/oauth/token",
+        REGOS_OAUTH_CLIENT_ID=regos.client_id,
+        REGOS_OAUTH_CLIENT_SECRET=regos.client_secret,
+        GETSMS_BASE_URL=getsms.url + "/send",
+        ESKIZ_BASE_URL=eskiz.url,
+    )
     try:
         from tests.fakes.telegram import FakeTelegram
 
         telegram = FakeTelegram(port=9104).start()
         telegram.add_bot("123456:demo-bot-token")
-        regos.add_connected_integration(DEMO_CID["regos_telegram_notifier"], "regos_telegram_notifier", settings={
-            "BOT_TOKEN": "123456:demo-bot-token", "CHAT_IDS": "[1001, 1002]"})
+        regos.add_connected_integration(
+            DEMO_CID["regos_telegram_notifier"],
+            "regos_telegram_notifier",
+            settings={"BOT_TOKEN": "123456:demo-bot-token", "CHAT_IDS": "[1001, 1002]"},
+        )
         env["TELEGRAM_API_BASE_URL"] = telegram.url
         fakes.append(telegram)
     except ImportError:
@@ -102,33 +120,70 @@ def main() -> None:
     if not answers(env["REDIS_URL"]):
         port = urlsplit(env["REDIS_URL"]).port or 6379
         redis = LocalRedis(RUN_DIR / "redis", port=port, append_only=True).start()
-        print(f"nothing answered at {env['REDIS_URL']}: started embedded redis-server on port {port} "
-              f"(AOF on, appendfsync everysec, data in .run/redis)")
+        print(
+            f"nothing answered at {env['REDIS_URL']}: started embedded redis-server on port {port} "
+            f"(AOF on, appendfsync everysec, data in .run/redis)"
+        )
     fakes = _demo_fakes(env) if args.demo else []
 
     celery = [sys.executable, "-m", "celery", "-A", "workers.app"]
     processes = {
-        "api": [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", "8000",
-                "--loop", "uvloop", "--http", "httptools", "--no-access-log"],
-        "interactive": [*celery, "worker", "-Q", "webhooks,lifecycle,external", "-n", "interactive@%h",
-                        "--loglevel", env.get("LOG_LEVEL", "INFO")],
-        "messages": [*celery, "worker", "-Q", "messages", "-n", "messages@%h", "--loglevel",
-                     env.get("LOG_LEVEL", "INFO")],
+        "api": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "8000",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+        ],
+        "interactive": [
+            *celery,
+            "worker",
+            "-Q",
+            "webhooks,lifecycle,external",
+            "-n",
+            "interactive@%h",
+            "--loglevel",
+            env.get("LOG_LEVEL", "INFO"),
+        ],
+        "messages": [
+            *celery,
+            "worker",
+            "-Q",
+            "messages",
+            "-n",
+            "messages@%h",
+            "--loglevel",
+            env.get("LOG_LEVEL", "INFO"),
+        ],
         "flower": [*celery, "flower", "--port=5555", "--address=127.0.0.1"],
     }
     running = {name: _start(name, cmd, env, COLORS[i % len(COLORS)]) for i, (name, cmd) in enumerate(processes.items())}
     user = env["FLOWER_BASIC_AUTH"].split(":", 1)[0]
-    print(f"""
+    print(
+        f"""
   API      http://127.0.0.1:8000        (OpenAPI: http://127.0.0.1:8000/docs)
   Flower   http://127.0.0.1:5555        (user {user!r}; password in .run/flower_basic_auth or FLOWER_BASIC_AUTH)
   Tasks    curl -H "Authorization: Bearer $(cat .run/operator_token)" http://127.0.0.1:8000/tasks/<task_id>
   Ctrl-C stops everything.
-""", flush=True)
+""",
+        flush=True,
+    )
     if args.demo:
-        print(f"""  Try:  curl -s -X POST http://127.0.0.1:8000/clients/getsms -H 'Content-Type: application/json' \\
-          -d '{{"action":"SendMessages","connected_integration_id":"{DEMO_CID['getsms']}",\\
+        print(
+            f"""  Try:  curl -s -X POST http://127.0.0.1:8000/clients/getsms -H 'Content-Type: application/json' \\
+          -d '{{"action":"SendMessages","connected_integration_id":"{DEMO_CID["getsms"]}",\\
                "data":[{{"recipient":"+998 90 123-45-67","message":"Salom!"}}]}}'
-""", flush=True)
+""",
+            flush=True,
+        )
 
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # explicit: a backgrounded shell job ignores SIGINT
