@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from api.errors import install_error_handlers
-from api.routes import admin, clients, health, tasks
+from api.routes import admin, clients, health, ops, tasks
 from logconfig import configure_logging
 from settings import Settings, get_settings
 from workers.publish import Publisher
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (clients, tasks, admin, health):
         app.include_router(module.router)
+    ops.install(app)  # GET /metrics, GET /admin/queues and the request-metrics middleware
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutdown
 
+import workers.metrics  # noqa: F401  (task metrics, WORKER_METRICS_PORT, consumer heartbeat)
 from logconfig import configure_logging
 from workers.runtime import runtime
 
