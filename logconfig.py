@@ -80,4 +80,4 @@ def configure_logging(level: str | None = None) -> None:
     handler.addFilter(SecretMaskFilter())
     root.addHandler(handler)
     root.setLevel((level or get_settings().log_level).upper())
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # URLs may carry bot tokens; the SDK logs calls itself
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # URLs may carry bot tokens; the SDK logs calls itself

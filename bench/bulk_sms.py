@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from bench import common
 
@@ -35,7 +35,7 @@ AUTH = {"Authorization": f"Bearer {common.OPERATOR_TOKEN}"}
 
 
 def _send_and_wait(
-    client: httpx.Client, key: str, cid: str, messages: list[dict[str, str]], timeout: float
+    client: httpx2.Client, key: str, cid: str, messages: list[dict[str, str]], timeout: float
 ) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
     response = client.post(
@@ -96,7 +96,7 @@ def run(
             worker = common.start_worker(env, tmpdir / "worker.log", queues="messages")
             sampler.watch("api", api.pid)
             sampler.watch("worker_messages", worker.pid)
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 for key, (fake_name, chunk, _) in PROVIDERS.items():
                     cid = cids[key]
                     _send_and_wait(client, key, cid, [{"recipient": "998901111111", "message": "warm-up"}], 60)

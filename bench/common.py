@@ -253,13 +253,13 @@ def start_api(
     ]
     proc = _spawn("api", pinned(cmd, core), env, log_path)
     deadline = time.monotonic() + timeout
-    import httpx
+    import httpx2
 
     while True:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return proc, port
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
         if proc.process.poll() is not None or time.monotonic() > deadline:
             proc.stop()

@@ -6,7 +6,7 @@
 FILE holds one JSON body per line; each is POSTed once (the first N as an unmeasured warm-up),
 by `concurrency` connections that each send their next request as soon as the previous answer
 arrived. A raw client keeps the generator's own CPU per request far below the server's, so
-one core of load measures the server, not the client (httpx would cost about as much CPU per
+one core of load measures the server, not the client (httpx2 would cost about as much CPU per
 request as the server does). Prints one JSON line: counts, statuses, req/s, latency ms.
 """
 

@@ -1,7 +1,7 @@
 """What the SDK adds per call on top of a bare HTTP POST: `python -m bench.sdk_overhead [--calls N] [--smoke]`.
 
 Starts FakeRegos (latency 0) and a private Redis, then times N sequential
-`api.call("DocCheque/Get", body)` against N bare `httpx.AsyncClient.post` calls to the same
+`api.call("DocCheque/Get", body)` against N bare `httpx2.AsyncClient.post` calls to the same
 endpoint with the same body and headers, on the same pooled client. Both run in alternating
 blocks so drift (CPU frequency, GC) hits both equally. The overhead is the cooldown check, the
 rate-limiter slot (two Redis round trips), envelope parsing and logging.
@@ -110,7 +110,7 @@ def main() -> None:
         "note": "rate limit set high: limiter cost included, throttling not; FakeRegos latency 0",
     }
     print(f"{'':12}{'mean µs':>10}{'p50 µs':>10}{'p99 µs':>10}")
-    for name, row in (("bare httpx", bare), ("sdk call", sdk)):
+    for name, row in (("bare httpx2", bare), ("sdk call", sdk)):
         print(f"{name:12}{row['mean_us']:>10.0f}{row['p50_us']:>10.0f}{row['p99_us']:>10.0f}")
     overhead = result["overhead_us_per_call"]
     print(f"{'overhead':12}{overhead['mean_us']:>10.0f}{overhead['p50_us']:>10.0f}{'':>10}   ({calls} calls each)")

@@ -4,7 +4,7 @@
 
 For each provider (Eskiz: chunks of 100, GetSMS: chunks of 50) it sends N messages as
 ceil(N / chunk_size) chunks, C chunks at a time (asyncio), each chunk through a fresh
-integration instance sharing one Redis and one httpx client (as a worker process does), and
+integration instance sharing one Redis and one httpx2 client (as a worker process does), and
 reports wall time, messages/s and the ideal `ceil(chunks / C) * latency` with the ratio.
 Then it runs every chunk again (a full redelivery) and checks nothing was sent twice.
 Results: bench/results/sms_bulk.json. Private Redis and fakes: nothing outside is touched.
@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from redis.asyncio import Redis
 
 from integrations.base import IntegrationContext
@@ -44,7 +44,7 @@ async def run_provider(
     from regos_sdk import aclose_shared
 
     redis = Redis.from_url(settings.redis_url)
-    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+    http = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50))
     messages = [OutgoingMessage(index=i, recipient=f"99890{i:07d}", message=f"Kod {i}") for i in range(n)]
     size = cls.chunk_size
     chunks = [messages[i : i + size] for i in range(0, n, size)]

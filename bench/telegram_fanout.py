@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 from redis.asyncio import Redis
 
@@ -37,7 +37,7 @@ async def fire(settings: Settings, cid: str, event_id: str, cheque_uuid: str) ->
     from regos_sdk import aclose_shared
 
     redis = Redis.from_url(settings.redis_url)
-    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64))
+    http = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=64))
     try:
         ctx = IntegrationContext(
             client="regos_telegram_notifier",

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-import httpx
+import httpx2
 from redis.asyncio import Redis
 
 from regos_sdk import RegosAPI
@@ -38,7 +38,7 @@ class IntegrationContext:
     connected_integration_id: str
     settings: Settings
     redis: Redis
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     request_id: str = ""
     task_id: str = ""
     event_id: str | None = None

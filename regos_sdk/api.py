@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any, TypeVar, overload
 
-import httpx
+import httpx2
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
@@ -53,7 +53,7 @@ class RegosAPI:
         *,
         settings: Settings | None = None,
         redis: Redis | None = None,
-        http: httpx.AsyncClient | None = None,
+        http: httpx2.AsyncClient | None = None,
         request_id: str | None = None,
     ) -> None:
         self.connected_integration_id = connected_integration_id

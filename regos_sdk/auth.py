@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -51,7 +51,7 @@ _local: dict[str, _Cached] = {}
 class TokenProvider:
     """Hands out a valid bearer token; `invalidate(token)` after REGOS answered 401 to it."""
 
-    def __init__(self, settings: Settings, redis: Redis, http: httpx.AsyncClient, box: SecretBox) -> None:
+    def __init__(self, settings: Settings, redis: Redis, http: httpx2.AsyncClient, box: SecretBox) -> None:
         self.settings = settings
         self.redis = redis
         self.http = http
@@ -137,7 +137,7 @@ class TokenProvider:
                 },
                 timeout=s.regos_timeout_seconds,
             )
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise RegosTransportError(
                 f"token endpoint unreachable: {type(exc).__name__}", method=method, connected_integration_id=cid
             ) from None

@@ -4,7 +4,7 @@ One call = cooldown check → rate-limit slot → bearer token → POST → enve
 single refresh on 401 and a small tenacity retry budget for transient failures. Services and the
 facade never talk HTTP themselves.
 
-Shared clients: one pooled `httpx.AsyncClient` and one `redis.asyncio.Redis` per running event
+Shared clients: one pooled `httpx2.AsyncClient` and one `redis.asyncio.Redis` per running event
 loop (`shared_http()`, `shared_redis()`), closed by `aclose_shared()` at worker shutdown.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -49,7 +49,7 @@ BODY_LOG_LIMIT = 500
 SECRET_BODY_METHODS: tuple[str, ...] = ("ConnectedIntegrationSetting/",)
 # Errors after which the request certainly did not reach REGOS's business logic: safe to retry
 # even for methods that are not idempotent.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 # ~0.2 s, 0.4 s (+ up to 0.2 s jitter): three attempts stay within about a second of waiting.
 _BACKOFF = wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2)
 
@@ -59,7 +59,7 @@ _BACKOFF = wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2)
 
 @dataclass
 class _LoopClients:
-    http: httpx.AsyncClient | None = None
+    http: httpx2.AsyncClient | None = None
     redis: dict[str, Redis] = field(default_factory=dict)
     boxes: dict[bytes, SecretBox] = field(default_factory=dict)
 
@@ -75,13 +75,13 @@ def _clients() -> _LoopClients:
     return clients
 
 
-def shared_http() -> httpx.AsyncClient:
+def shared_http() -> httpx2.AsyncClient:
     """The running loop's pooled HTTP client (created on first use). Timeouts are set per request."""
     clients = _clients()
     if clients.http is None or clients.http.is_closed:
-        clients.http = httpx.AsyncClient(
+        clients.http = httpx2.AsyncClient(
             headers={"Accept-Encoding": "gzip, deflate", "Content-Type": "application/json"},
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0),
+            limits=httpx2.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0),
             timeout=10.0,
         )
     return clients.http
@@ -180,7 +180,7 @@ class RegosTransport:
         *,
         settings: Settings,
         redis: Redis,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         request_id: str | None = None,
     ) -> None:
         self.cid = connected_integration_id
@@ -197,7 +197,7 @@ class RegosTransport:
         )
         self.cooldown = Cooldown(redis, prefix=KEY_PREFIX + "cooldown:")
         self.base_url = f"{settings.regos_integration_url.rstrip('/')}/gateway/out/{connected_integration_id}/v1/"
-        self.timeout = httpx.Timeout(settings.regos_timeout_seconds, connect=min(5.0, settings.regos_timeout_seconds))
+        self.timeout = httpx2.Timeout(settings.regos_timeout_seconds, connect=min(5.0, settings.regos_timeout_seconds))
         self.headers = {"X-Request-Id": request_id} if request_id else {}
 
     async def call(self, method: str, body: Any = None, *, idempotent: bool | None = None) -> RegosResponse:
@@ -270,12 +270,12 @@ class RegosTransport:
                 )
         return await self._parse(method, resp)
 
-    async def _post(self, method: str, payload: bytes, token: str, attempt: int) -> httpx.Response:
+    async def _post(self, method: str, payload: bytes, token: str, attempt: int) -> httpx2.Response:
         headers = {**self.headers, "Authorization": f"Bearer {token}"}
         started = time.perf_counter()
         try:
             resp = await self.http.post(self.base_url + method, content=payload, headers=headers, timeout=self.timeout)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             ms = (time.perf_counter() - started) * 1000
             log.info(
                 "regos %s cid=%s status=%s ms=%.1f bytes=0 attempt=%d",
@@ -302,7 +302,7 @@ class RegosTransport:
             log.debug("regos %s request=%s response=%s", method, _truncate(payload), _truncate(resp.content))
         return resp
 
-    async def _parse(self, method: str, resp: httpx.Response) -> RegosResponse:
+    async def _parse(self, method: str, resp: httpx2.Response) -> RegosResponse:
         status = resp.status_code
         if status == 429:
             retry_after = parse_retry_after(resp.headers.get("Retry-After")) or DEFAULT_RETRY_AFTER

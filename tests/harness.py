@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import redis
 from starlette.testclient import TestClient
 
@@ -136,7 +136,7 @@ class Stack:
         self.regos.add_connected_integration(cid, key, is_active=active, settings=settings or {})
         return cid
 
-    def call(self, client: str, action: str, cid: str | None, data: Any = None, **extra: Any) -> httpx.Response:
+    def call(self, client: str, action: str, cid: str | None, data: Any = None, **extra: Any) -> httpx2.Response:
         body = {"action": action, "connected_integration_id": cid, "data": data, **extra}
         return self.client.post(f"/clients/{client}", json=body)
 

@@ -23,10 +23,10 @@ in its heartbeat (`GET /admin/queues` → `workers[].metrics_port`).
 
 The consumer heartbeat: see api/routes/ops.py for why and how consumers are counted.
 
-Outbound calls are measured by wrapping `httpx.AsyncClient.send` when a worker starts
+Outbound calls are measured by wrapping `httpx2.AsyncClient.send` when a worker starts
 (`worker_init`; never on mere import, so tests and tools that import the tasks are untouched):
 both the SDK's shared REGOS client and the providers' client go through it, and it sees
-timeouts and connection errors, which httpx's response hooks do not.
+timeouts and connection errors, which httpx2's response hooks do not.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 import orjson
 import redis
 from celery import bootsteps
@@ -149,7 +149,7 @@ def _targets() -> dict[str, str]:
     return dict(sorted(targets.items(), key=lambda item: -len(item[0])))
 
 
-def target_of(url: httpx.URL, targets: dict[str, str]) -> str:
+def target_of(url: httpx2.URL, targets: dict[str, str]) -> str:
     here = f"{url.netloc.decode()}{url.path}"
     for prefix, name in targets.items():
         if here.startswith(prefix):
@@ -162,18 +162,18 @@ def _outcome(status: int) -> str:
 
 
 def instrument_httpx() -> None:
-    """Measure every `httpx.AsyncClient.send` of this process (idempotent)."""
-    original = httpx.AsyncClient.send
+    """Measure every `httpx2.AsyncClient.send` of this process (idempotent)."""
+    original = httpx2.AsyncClient.send
     if getattr(original, "_gateway_metrics", False):
         return
     targets = _targets()
 
-    async def send(self: httpx.AsyncClient, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:
+    async def send(self: httpx2.AsyncClient, request: httpx2.Request, *args: Any, **kwargs: Any) -> httpx2.Response:
         target = target_of(request.url, targets)
         started = time.perf_counter()
         try:
             response = await original(self, request, *args, **kwargs)
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             CALLS.labels(target, "timeout").inc()
             raise
         except Exception:
@@ -185,7 +185,7 @@ def instrument_httpx() -> None:
         return response
 
     send._gateway_metrics = True  # type: ignore[attr-defined]
-    httpx.AsyncClient.send = send  # type: ignore[method-assign]
+    httpx2.AsyncClient.send = send  # type: ignore[method-assign]
 
 
 # --- the HTTP endpoint ------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Integration methods are `async`; Celery's thread pool runs many tasks at once and each
 task thread hands its coroutine to this loop (`run`). Keeping one loop per process means
-the shared httpx and Redis clients, and their connection pools, live as long as the process
+the shared httpx2 and Redis clients, and their connection pools, live as long as the process
 instead of being rebuilt for every task (which `asyncio.run` per task would force).
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
+import httpx2
 from redis.asyncio import Redis
 
 from settings import Settings, get_settings
@@ -37,7 +37,7 @@ class Resources:
 
     settings: Settings
     redis: Redis
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
 
 
 class _Runtime:
@@ -78,9 +78,9 @@ class _Runtime:
                 redis=Redis.from_url(
                     settings.redis_url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
                 ),
-                http=httpx.AsyncClient(
+                http=httpx2.AsyncClient(
                     timeout=settings.provider_timeout_seconds,
-                    limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                    limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
                 ),
             )
         return self._resources

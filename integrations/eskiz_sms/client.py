@@ -1,7 +1,7 @@
 """Eskiz provider client (https://notify.eskiz.uz/api): login, refresh, send, send-batch.
 
 Pure HTTP: no caching, no Redis. The bearer token travels in a header (never in a URL, so
-httpx's INFO request log shows nothing secret); form and JSON bodies are never logged.
+httpx2's INFO request log shows nothing secret); form and JSON bodies are never logged.
 Errors are `integrations.sms.http` errors; `ProviderHTTPError.status == 401` means the token
 expired (or, on login, the credentials are wrong).
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 
 from integrations.sms import http as sms_http
 
@@ -28,7 +28,7 @@ class BatchItem:
 
 
 class EskizClient:
-    def __init__(self, http: httpx.AsyncClient, base_url: str, *, timeout: float) -> None:
+    def __init__(self, http: httpx2.AsyncClient, base_url: str, *, timeout: float) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._timeout = timeout

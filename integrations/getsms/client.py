@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 
 from integrations.sms import http as sms_http
@@ -14,7 +14,7 @@ MAX_BATCH = 50
 
 
 async def send_messages(
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
     url: str,
     *,
     login: str,

@@ -1,7 +1,7 @@
 """HTTP plumbing shared by the SMS provider clients: one call, classified.
 
 A provider call ends in exactly one of:
-- a 2xx `httpx.Response` (returned);
+- a 2xx `httpx2.Response` (returned);
 - `NotSent`: the request never left (connect error/timeout, pool timeout): safe to retry;
 - `OutcomeUnknown`: the request left but no answer came (read timeout, connection dropped):
   the provider may have acted, so the caller must not resend;
@@ -16,14 +16,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import httpx
+import httpx2
 
 from regos_sdk.client import parse_retry_after
 
 MAX_PROVIDER_TEXT = 300
 
 # Raised before any byte of the request could reach the provider.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol, httpx.ProxyError)
+_NOT_SENT = (
+    httpx2.ConnectError,
+    httpx2.ConnectTimeout,
+    httpx2.PoolTimeout,
+    httpx2.UnsupportedProtocol,
+    httpx2.ProxyError,
+)
 
 
 class ProviderCallError(Exception):
@@ -58,7 +64,7 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
     return text
 
 
-def provider_text(response: httpx.Response, secrets: Iterable[str | None] = ()) -> str:
+def provider_text(response: httpx2.Response, secrets: Iterable[str | None] = ()) -> str:
     """The provider's own explanation: `message`/`error`/`description` of a JSON body, or the
     raw body, truncated to ~300 characters, secrets replaced by `***`."""
     text = ""
@@ -94,7 +100,7 @@ def _compact(value: Any) -> str:
 
 
 async def call(
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
     what: str,
     method: str,
     url: str,
@@ -102,14 +108,14 @@ async def call(
     timeout_seconds: float,
     secrets: Iterable[str | None] = (),
     **kwargs: Any,
-) -> httpx.Response:
+) -> httpx2.Response:
     """One request, classified as described in the module docstring."""
     secrets = tuple(secrets)
     try:
         response = await http.request(method, url, timeout=timeout_seconds, **kwargs)
     except _NOT_SENT as exc:
         raise NotSent(what, f"{type(exc).__name__} (request not sent)") from None
-    except httpx.TransportError as exc:
+    except httpx2.TransportError as exc:
         # ReadTimeout, WriteTimeout, ReadError, RemoteProtocolError, ...: bytes may have
         # reached the provider, which may have acted.
         raise OutcomeUnknown(what, f"{type(exc).__name__} after the request was sent") from None

@@ -1,6 +1,6 @@
 """Telegram Bot API building blocks shared by Telegram integrations.
 
-- `bot_api`: the HTTP client (`BotAPI`) with typed errors; masks bot tokens in httpx logs.
+- `bot_api`: the HTTP client (`BotAPI`) with typed errors; masks bot tokens in httpx2 logs.
 - `sender`: rate-limited, exactly-once delivery (`TelegramSender`, `Delivery`, `DeliveryResult`).
 - `text`: HTML escaping and splitting to Telegram's 4096/1024 limits.
 """

@@ -3,7 +3,7 @@
 Every call is `POST {base}/bot{token}/{method}` with JSON. The bot token is part of every URL,
 so it must never reach a log line, an exception or a result:
 
-- importing this module installs `BotTokenLogFilter` on the "httpx" logger (httpx logs each
+- importing this module installs `BotTokenLogFilter` on the "httpx2" logger (httpx2 logs each
   request URL at INFO), which rewrites `/bot<token>/` to `/bot***/`;
 - errors carry the method, the masked chat id, Telegram's `error_code` and `description`,
   never the URL; the token is also scrubbed from any description Telegram sends back;
@@ -17,7 +17,7 @@ import logging
 import re
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 
 from integrations.messages import mask
@@ -45,7 +45,7 @@ class BotTokenLogFilter(logging.Filter):
 
 
 def install_log_filter() -> None:
-    for name in ("httpx", "httpcore"):
+    for name in ("httpx2", "httpcore2"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, BotTokenLogFilter) for f in logger.filters):
             logger.addFilter(BotTokenLogFilter())
@@ -138,9 +138,9 @@ class TelegramAPIError(TelegramError):
 
 
 class BotAPI:
-    """Bound to one bot token. Cheap: build one per unit of work around a shared httpx client."""
+    """Bound to one bot token. Cheap: build one per unit of work around a shared httpx2 client."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, token: str, *, timeout: float = 15.0) -> None:
+    def __init__(self, http: httpx2.AsyncClient, base_url: str, token: str, *, timeout: float = 15.0) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._token = token
@@ -161,14 +161,14 @@ class BotAPI:
                 headers={"Content-Type": "application/json"},
                 timeout=self._timeout,
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
             raise TelegramTransportError(
                 f"Telegram {method}{_for(chat_id)}: could not connect ({type(exc).__name__})",
                 method=method,
                 chat_id=chat_id,
                 maybe_sent=False,
             ) from None
-        except httpx.HTTPError as exc:  # the request may have left: outcome unknown
+        except httpx2.HTTPError as exc:  # the request may have left: outcome unknown
             raise TelegramTransportError(
                 f"Telegram {method}{_for(chat_id)}: no answer ({type(exc).__name__})",
                 method=method,

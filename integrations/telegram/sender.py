@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-import httpx
+import httpx2
 from redis.asyncio import Redis
 
 from integrations.errors import PermanentError, TransientError
@@ -132,7 +132,7 @@ def plan_parts(delivery: Delivery) -> list[_Part]:
 @dataclass
 class TelegramSender:
     redis: Redis
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     settings: Settings
     token: str
     label: str

@@ -16,7 +16,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-import httpx
+import httpx2
 
 from tests.fakes.base import FakeServer, Recorded, Reply
 
@@ -232,7 +232,7 @@ class FakeEskiz(_SmsFake):
         with self.lock:
             rows = list(self.delivered[:limit] if limit is not None else self.delivered)
         codes = []
-        with httpx.Client(timeout=10) as client:
+        with httpx2.Client(timeout=10) as client:
             for row in rows:
                 target = url or row.get("callback_url")
                 if not target:

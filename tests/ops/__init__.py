@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 from prometheus_client.parser import text_string_to_metric_families
 
 from scripts.local_redis import free_port
@@ -60,9 +60,9 @@ class FlowerProcess:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(self.url + "/healthcheck", timeout=1).status_code == 200:
+                if httpx2.get(self.url + "/healthcheck", timeout=1).status_code == 200:
                     return self
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
@@ -74,7 +74,7 @@ class FlowerProcess:
         subscribed are lost (Redis pub/sub), so a test must not make its call earlier."""
         deadline = time.monotonic() + timeout
         while True:
-            text = httpx.get(self.url + "/metrics", headers=basic_auth(), timeout=2).text
+            text = httpx2.get(self.url + "/metrics", headers=basic_auth(), timeout=2).text
             for line in text.splitlines():  # set by worker-online / worker-heartbeat events
                 if line.startswith(f'flower_worker_online{{worker="{worker_prefix}') and line.endswith(" 1.0"):
                     return

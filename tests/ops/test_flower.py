@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.harness import Stack, wait_until
@@ -23,10 +23,10 @@ def flower(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[F
 
 def test_flower_ui_and_api_need_basic_auth(flower: FlowerProcess) -> None:
     for path in ("/", "/tasks", "/api/tasks", "/workers"):
-        assert httpx.get(flower.url + path, timeout=5).status_code == 401, path
+        assert httpx2.get(flower.url + path, timeout=5).status_code == 401, path
         wrong = basic_auth(password="wrong")
-        assert httpx.get(flower.url + path, headers=wrong, timeout=5).status_code == 401, path
-    response = httpx.get(flower.url + "/tasks", headers=basic_auth(), timeout=5)
+        assert httpx2.get(flower.url + path, headers=wrong, timeout=5).status_code == 401, path
+    response = httpx2.get(flower.url + "/tasks", headers=basic_auth(), timeout=5)
     assert response.status_code == 200 and "Flower" in response.text
 
 
@@ -38,7 +38,7 @@ def test_flower_metrics_show_worker_and_task_events(stack: Stack, flower: Flower
     assert stack.wait_task(task_id)["state"] == "SUCCESS"
 
     def metrics() -> str:
-        response = httpx.get(flower.url + "/metrics", headers=basic_auth(), timeout=5)
+        response = httpx2.get(flower.url + "/metrics", headers=basic_auth(), timeout=5)
         assert response.status_code == 200
         return response.text
 
@@ -60,5 +60,5 @@ def test_flower_metrics_show_worker_and_task_events(stack: Stack, flower: Flower
     wait_until(lambda: sample(metrics(), executing, worker=worker) is not None, what=executing)
     assert sample(text, "flower_task_prefetch_time_seconds", task="integrations.handle_webhook") is not None
     # As documented: Flower serves /metrics and /healthcheck without credentials (keep its port private).
-    assert httpx.get(flower.url + "/metrics", timeout=5).status_code == 200
-    assert httpx.get(flower.url + "/healthcheck", timeout=5).text == "OK"
+    assert httpx2.get(flower.url + "/metrics", timeout=5).status_code == 200
+    assert httpx2.get(flower.url + "/healthcheck", timeout=5).text == "OK"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import redis
 from starlette.testclient import TestClient
@@ -100,7 +100,7 @@ def test_work_without_consumer_fails_until_a_worker_takes_it(
         assert report["workers"][0]["metrics_port"] == port
 
         def worker_metrics() -> str:
-            return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            return httpx2.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
 
         wait_until(
             lambda: (

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import httpx
+import httpx2
 from redis.asyncio import Redis
 
 from integrations.base import IntegrationContext, MessagingIntegrationBase
@@ -54,7 +54,7 @@ async def with_integration(
     from regos_sdk import aclose_shared
 
     redis = Redis.from_url(settings.redis_url)
-    http = httpx.AsyncClient()
+    http = httpx2.AsyncClient()
     try:
         ctx = IntegrationContext(cls.key, cid, settings, redis, http, request_id="test")
         return await fn(cls(ctx))

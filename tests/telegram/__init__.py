@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
+import httpx2
 import orjson
 from redis.asyncio import Redis
 
@@ -66,7 +66,7 @@ async def with_integration(
     from regos_sdk import aclose_shared
 
     redis = Redis.from_url(env.settings.redis_url)
-    http = httpx.AsyncClient()
+    http = httpx2.AsyncClient()
     try:
         ctx = IntegrationContext(
             client=KEY,

@@ -66,9 +66,9 @@ def test_photo_without_text(env: Env) -> None:
 
 def test_bot_token_never_reaches_httpx_logs(env: Env, caplog) -> None:
     chat = new_chat()
-    # logconfig raises "httpx" to WARNING in the app; the filter must hold even at INFO
-    with caplog.at_level(logging.INFO, logger="httpx"):
+    # logconfig raises "httpx2" to WARNING in the app; the filter must hold even at INFO
+    with caplog.at_level(logging.INFO, logger="httpx2"):
         env.call(lambda i: i.send_chunk(chunk(env), [msg(0, chat, "hello")]))
-    httpx_lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    httpx_lines = [r.getMessage() for r in caplog.records if r.name == "httpx2"]
     assert any("/bot***/sendMessage" in line for line in httpx_lines), httpx_lines
     assert not any(env.token in r.getMessage() for r in caplog.records)

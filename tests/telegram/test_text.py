@@ -68,6 +68,6 @@ def test_settings_parsing() -> None:
 def test_token_scrubbing() -> None:
     url = "https://api.telegram.org/bot123456:AAH-secret_token/sendMessage"
     assert scrub(url) == "https://api.telegram.org/bot***/sendMessage"
-    record = logging.LogRecord("httpx", logging.INFO, "", 0, 'HTTP Request: %s %s "%s"', ("POST", url, "200"), None)
+    record = logging.LogRecord("httpx2", logging.INFO, "", 0, 'HTTP Request: %s %s "%s"', ("POST", url, "200"), None)
     BotTokenLogFilter().filter(record)
     assert "secret_token" not in record.getMessage() and "/bot***/" in record.getMessage()
