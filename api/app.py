@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from api.deps import Ingress
 from api.errors import install_error_handlers
 from api.routes import admin, clients, health, ops, tasks
 from logconfig import configure_logging
@@ -21,24 +23,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic GC's
+        # full collections, whose pauses showed up in the ingress's p99 (docs/performance.md).
+        gc.freeze()
         yield
-        await app.state.redis.aclose()
+        await app.state.ingress.redis.aclose()
 
     app = FastAPI(
         title="REGOS integrations gateway",
         version="0.1.0",
         description="Queues REGOS actions and provider callbacks for the integration workers.",
         lifespan=lifespan,
+        # No OpenTelemetry here (Prometheus is at /metrics); off, FastAPI skips its per-request
+        # provider checks and never exports exception messages that could carry secrets.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # One pooled client per process; timeouts keep a hung Redis from hanging requests.
-    app.state.settings = settings
-    app.state.redis = Redis.from_url(
+    redis = Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.enqueue_timeout_seconds,
         socket_connect_timeout=settings.enqueue_timeout_seconds,
         max_connections=512,
     )
-    app.state.publisher = Publisher(app.state.redis, record_ttl=settings.result_expires_seconds)
+    app.state.ingress = Ingress(settings, redis, Publisher(redis, record_ttl=settings.result_expires_seconds))
     install_error_handlers(app)
     for module in (clients, tasks, admin, health):
         app.include_router(module.router)

@@ -115,8 +115,8 @@ async def enqueue(publisher: Publisher, plan: Plan, settings: Settings) -> Publi
     if plan.message_count is not None:
         record["message_count"] = plan.message_count
     try:
-        return await asyncio.wait_for(
-            publisher.publish(
+        async with asyncio.timeout(settings.enqueue_timeout_seconds):  # no extra task, unlike wait_for
+            return await publisher.publish(
                 plan.task_name,
                 {"envelope": envelope.model_dump()},
                 argsrepr=plan.argsrepr,
@@ -124,9 +124,7 @@ async def enqueue(publisher: Publisher, plan: Plan, settings: Settings) -> Publi
                 dedupe_key=plan.dedupe_key,
                 dedupe_ttl=plan.dedupe_ttl,
                 request_id=envelope.request_id,
-            ),
-            settings.enqueue_timeout_seconds,
-        )
+            )
     except (RedisError, OSError, TimeoutError) as exc:
         raise GatewayError(
             503, f"could not queue the call ({type(exc).__name__}); nothing was accepted, deliver it again"

@@ -9,13 +9,14 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request
+import orjson
+from fastapi import APIRouter, Header, Path, Request, Response
 from pydantic import ValidationError
 
 import celeryconfig
 from api.body import parse_any, parse_json_object, read_capped
 from api.calls import Plan, enqueue, lifecycle_answer, plan_call, wait_for_result
-from api.deps import PublisherDep, RedisDep, SettingsDep
+from api.deps import Ingress, IngressDep
 from api.errors import GatewayError
 from integrations.registry import IntegrationSpec, resolve
 from logconfig import bind
@@ -99,11 +100,17 @@ def _check_caller(request: Request, settings: Settings) -> None:
     raise GatewayError(403, f"{host} is not in REGOS_ALLOWED_IPS")
 
 
-def _queued(task_id: str, duplicate: bool) -> dict[str, Any]:
+def _answer(payload: dict[str, Any]) -> Response:
+    # A ready Response skips FastAPI's response-model validation and jsonable_encoder: these
+    # routes answer every REGOS call, and the payloads are plain JSON already.
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+def _queued(task_id: str, duplicate: bool) -> Response:
     result: dict[str, Any] = {"status": "queued", "task_id": task_id}
     if duplicate:
         result["duplicate"] = True
-    return {"ok": True, "result": result}
+    return _answer({"ok": True, "result": result})
 
 
 def _request_id(request: Request) -> str:
@@ -125,14 +132,13 @@ def _request_id(request: Request) -> str:
 async def call_client(
     client: Annotated[str, Path(max_length=64)],
     request: Request,
-    settings: SettingsDep,
-    publisher: PublisherDep,
-    redis: RedisDep,
+    ingress: IngressDep,
     connected_integration_id: Annotated[str | None, Header(alias="connected-integration-id")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """`HandleWebhook` and `SendMessages` are queued and answered at once. Lifecycle actions
     (`Connect`, `Disconnect`, `Reconnect`, `UpdateSettings`) are queued too, and the answer
     waits up to LIFECYCLE_WAIT_SECONDS for the worker's result."""
+    settings = ingress.settings
     key, spec = _spec(client)
     _check_caller(request, settings)
     body = parse_json_object(await read_capped(request, settings.max_body_bytes))
@@ -169,12 +175,12 @@ async def call_client(
         action=action,
     ):
         plan: Plan = plan_call(spec, envelope, settings)
-        published = await enqueue(publisher, plan, settings)
+        published = await enqueue(ingress.publisher, plan, settings)
         log.info("queued %s task_id=%s duplicate=%s", plan.task_name, published.task_id, published.duplicate)
         if plan.task_name == celeryconfig.RUN_ACTION and settings.lifecycle_wait_seconds > 0:
-            meta = await wait_for_result(redis, published.task_id, settings.lifecycle_wait_seconds)
+            meta = await wait_for_result(ingress.redis, published.task_id, settings.lifecycle_wait_seconds)
             if meta is not None:
-                return lifecycle_answer(meta)
+                return _answer(lifecycle_answer(meta))
         return _queued(published.task_id, published.duplicate)
 
 
@@ -186,8 +192,9 @@ def _external_path(path: str) -> list[str]:
 
 
 async def _queue_external(
-    request: Request, settings: Settings, publisher: Any, client: str, cid: str, spec: IntegrationSpec | None, path: str
-) -> dict[str, Any]:
+    request: Request, ingress: Ingress, client: str, cid: str, spec: IntegrationSpec | None, path: str
+) -> Response:
+    settings = ingress.settings
     if cid and not _CID.match(cid):
         raise GatewayError(400, "connected integration id must be 32 hex characters")
     raw = await read_capped(request, settings.max_body_bytes)
@@ -224,7 +231,7 @@ async def _queue_external(
         settings.webhook_dedup_ttl_seconds,
     )
     with bind(request_id=envelope.request_id, client=client, connected_integration_id=cid, action="handle_external"):
-        published = await enqueue(publisher, plan, settings)
+        published = await enqueue(ingress.publisher, plan, settings)
         log.info("queued external call task_id=%s duplicate=%s", published.task_id, published.duplicate)
     return _queued(published.task_id, published.duplicate)
 
@@ -235,10 +242,9 @@ EXTERNAL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 async def external_for_client(
     client: Annotated[str, Path(max_length=64)],
     request: Request,
-    settings: SettingsDep,
-    publisher: PublisherDep,
+    ingress: IngressDep,
     path: str = "",
-) -> dict[str, Any]:
+) -> Response:
     """Telegram updates, SMS delivery reports. The first path segment, when it is a 32-hex id,
     names the connected integration. Callbacks of integrations with a guard are verified
     without I/O (forged → 403, never queued); provider ids (Telegram `update_id`) deduplicate."""
@@ -247,19 +253,18 @@ async def external_for_client(
         raise GatewayError(404, f"{key} accepts no external calls")
     segments = _external_path(path)
     cid = segments[0] if segments and _CID.match(segments[0]) else ""
-    return await _queue_external(request, settings, publisher, key, cid, spec, "/".join(segments))
+    return await _queue_external(request, ingress, key, cid, spec, "/".join(segments))
 
 
 async def external_for_connection(
-    connected_integration_id: str, request: Request, settings: SettingsDep, publisher: PublisherDep, path: str = ""
-) -> dict[str, Any]:
+    connected_integration_id: str, request: Request, ingress: IngressDep, path: str = ""
+) -> Response:
     """The worker learns the integration from `ConnectedIntegration/Get`. Integrations whose
     callbacks must be verified (Telegram, Eskiz) are refused on this form by the worker."""
     segments = _external_path(path)
     return await _queue_external(
         request,
-        settings,
-        publisher,
+        ingress,
         "",
         connected_integration_id,
         None,
