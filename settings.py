@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     gateway_secret_key: SecretStr = SecretStr("")
     operator_token: SecretStr = SecretStr("")  # empty = /tasks and /admin are disabled
     flower_basic_auth: str = ""  # user:password
+    # Each worker process serves Prometheus /metrics here (0 = off); a second worker on the same
+    # host takes the next free port. Keep it on a private network, like Flower.
+    worker_metrics_port: int = Field(0, ge=0, le=65_535)
+    worker_metrics_address: str = "0.0.0.0"
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -115,6 +115,8 @@ def main() -> None:
     env.setdefault("OPERATOR_TOKEN", _persisted_secret("operator_token", secrets.token_urlsafe(24)))
     env.setdefault("FLOWER_BASIC_AUTH", _persisted_secret("flower_basic_auth", "admin:" + secrets.token_urlsafe(12)))
     env.setdefault("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    env.setdefault("WORKER_METRICS_PORT", "9101")  # the second worker takes 9102
+    env.setdefault("WORKER_METRICS_ADDRESS", "127.0.0.1")
 
     redis: LocalRedis | None = None
     if not answers(env["REDIS_URL"]):
@@ -172,6 +174,8 @@ def main() -> None:
   API      http://127.0.0.1:8000        (OpenAPI: http://127.0.0.1:8000/docs)
   Flower   http://127.0.0.1:5555        (user {user!r}; password in .run/flower_basic_auth or FLOWER_BASIC_AUTH)
   Tasks    curl -H "Authorization: Bearer $(cat .run/operator_token)" http://127.0.0.1:8000/tasks/<task_id>
+  Queues   curl -H "Authorization: Bearer $(cat .run/operator_token)" http://127.0.0.1:8000/admin/queues
+  Metrics  http://127.0.0.1:8000/metrics (same token); workers on :{env["WORKER_METRICS_PORT"]} and the next port
   Ctrl-C stops everything.
 """,
         flush=True,

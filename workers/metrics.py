@@ -191,14 +191,6 @@ def instrument_httpx() -> None:
 # --- the HTTP endpoint ------------------------------------------------------------------------
 
 
-def metrics_port_setting() -> int:
-    """WORKER_METRICS_PORT (0 = off). Read from the environment until settings.py names it."""
-    value = getattr(get_settings(), "worker_metrics_port", None)
-    if value is None:
-        value = os.environ.get("WORKER_METRICS_PORT", "0") or "0"
-    return int(value)
-
-
 def start_endpoint(port: int, address: str = "0.0.0.0") -> int | None:
     """Serve /metrics on `port`, or the next free one; the port bound, None if none was."""
     for candidate in range(port, port + PORT_ATTEMPTS):
@@ -214,9 +206,9 @@ def start_endpoint(port: int, address: str = "0.0.0.0") -> int | None:
 @worker_init.connect
 def _on_worker_init(**_: Any) -> None:
     instrument_httpx()
-    port = metrics_port_setting()
-    if port:
-        _state["metrics_port"] = start_endpoint(port, os.environ.get("WORKER_METRICS_ADDRESS", "0.0.0.0"))
+    settings = get_settings()
+    if settings.worker_metrics_port:
+        _state["metrics_port"] = start_endpoint(settings.worker_metrics_port, settings.worker_metrics_address)
         if _state["metrics_port"]:
             log.info("worker metrics on http://%s:%d/metrics", socket.gethostname(), _state["metrics_port"])
 

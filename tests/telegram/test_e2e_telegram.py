@@ -90,3 +90,19 @@ def test_connect_through_the_ingress_registers_the_webhook(stack: Stack, bot) ->
         body = stack.wait_task(body["result"]["task_id"])["result"]
     assert body["ok"] is True, body
     assert tg.webhooks[token]["url"] == f"{stack.env['PUBLIC_BASE_URL']}/clients/{KEY}/external/{cid}"
+
+
+def test_start_on_the_unverified_external_form_subscribes_nobody(stack: Stack, bot) -> None:
+    """`/external/{cid}` carries no secret: a forged /start there must not reach CHAT_IDS."""
+    tg, token = bot
+    cid = stack.new_cid(KEY, {"BOT_TOKEN": token})
+    chat = new_chat()
+    body = {"update_id": 78, "message": {"chat": {"id": int(chat)}, "text": "/start"}}
+
+    queued = stack.client.post(f"/external/{cid}", json=body)
+    assert queued.status_code == 200, queued.text  # the ingress cannot know the integration without I/O
+    view = stack.wait_task(queued.json()["result"]["task_id"])
+    assert view["state"] == "FAILURE", view
+    assert f"/clients/{KEY}/external/" in view["error"], view
+    assert "CHAT_IDS" not in stack.regos.settings[cid]
+    assert tg.sent(chat) == []
