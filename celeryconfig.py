@@ -3,7 +3,7 @@
 Queues are split by kind of work so that a 10,000-message blast on `messages` can never delay
 a webhook: `make run` gives `messages` its own worker process, while a plain
 `celery -A workers.app worker` (no `-Q`) still consumes every queue below.
-The ingress publishes straight to these queue names (see `api/enqueue.py`).
+The ingress publishes straight to these queue names (see `workers/publish.py`).
 """
 
 from __future__ import annotations

@@ -29,12 +29,22 @@ return out
 """
 
 
+# For each key: SET to ARGV[1] with TTL ARGV[2] (one call for a whole chunk).
+_SET_ALL = """
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+end
+return #KEYS
+"""
+
+
 class EffectLedger:
     def __init__(self, redis: Redis, *, ttl: int, prefix: str = "gw:fx:") -> None:
         self._redis = redis
         self._ttl = ttl
         self._prefix = prefix
         self._claim = redis.register_script(_CLAIM)
+        self._set_all = redis.register_script(_SET_ALL)
 
     def _key(self, effect_id: str) -> str:
         return self._prefix + effect_id
@@ -51,11 +61,7 @@ class EffectLedger:
     async def _set(self, effect_ids: Sequence[str], record: dict) -> None:
         if not effect_ids:
             return
-        payload = orjson.dumps(record)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for effect_id in effect_ids:
-                pipe.set(self._key(effect_id), payload, ex=self._ttl)
-            await pipe.execute()
+        await self._set_all(keys=[self._key(i) for i in effect_ids], args=[orjson.dumps(record), self._ttl])
 
     async def mark_sent(self, effect_ids: Sequence[str], provider_id: str | None = None) -> None:
         await self._set(effect_ids, {"state": "sent", "provider_id": provider_id})

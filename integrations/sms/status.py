@@ -43,6 +43,22 @@ if apply then return 1 else return 0 end
 """
 
 
+# The same guard for a whole chunk just sent, in one call: `status` (waiting / unknown) is never
+# final, so it applies only where no final report arrived first. KEYS: the status keys;
+# ARGV: ttl, status, updated_at, request_id ('' = none), then one masked recipient per key.
+_WRITE_PENDING = """
+for i, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'final') ~= '1' then
+    redis.call('HSET', key, 'status', ARGV[2], 'final', '0', 'status_date', '', 'recipient', ARGV[4 + i],
+               'updated_at', ARGV[3])
+    if ARGV[4] ~= '' then redis.call('HSET', key, 'request_id', ARGV[4]) end
+  end
+  redis.call('EXPIRE', key, ARGV[1])
+end
+return #KEYS
+"""
+
+
 def status_key(cid: str, user_sms_id: str) -> str:
     return f"{PREFIX}{cid.lower()}:{user_sms_id}"
 
@@ -68,14 +84,15 @@ async def record_pending(
     status: str = "waiting",
     request_id: str | None = None,
 ) -> None:
-    """Write `status` (`waiting` or `unknown`) for each (user_sms_id, phone) just sent."""
-    script = redis.register_script(_WRITE)
-    now = f"{time.time():.3f}"
-    async with redis.pipeline(transaction=False) as pipe:
-        for user_sms_id, phone in entries:
-            fields = {"recipient": mask(phone), "request_id": request_id, "updated_at": now}
-            await script(keys=[status_key(cid, user_sms_id)], args=_args(ttl, status, "", fields), client=pipe)
-        await pipe.execute()
+    """Write `status` (`waiting` or `unknown`) for each (user_sms_id, phone) just sent: one
+    script call per chunk (per-message commands cost more client CPU than the send itself)."""
+    entries = list(entries)
+    if not entries:
+        return
+    script = redis.register_script(_WRITE_PENDING)
+    keys = [status_key(cid, user_sms_id) for user_sms_id, _ in entries]
+    args = [ttl, status, f"{time.time():.3f}", request_id or "", *(mask(phone) for _, phone in entries)]
+    await script(keys=keys, args=args)
 
 
 async def apply_report(redis: Redis, cid: str, report: Mapping[str, Any], *, ttl: int) -> bool:
