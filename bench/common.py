@@ -271,22 +271,10 @@ def start_worker(
     env: dict[str, str], log_path: Path, *, queues: str | None = None, core: int | None = None, timeout: float = 60.0
 ) -> Proc:
     """`celery -A workers.app worker` (threads pool, WORKER_CONCURRENCY from env/default)."""
+    from tests.harness import worker_command
+
     name = f"bench-{uuid.uuid4().hex[:6]}"
-    cmd = [
-        PY,
-        "-m",
-        "celery",
-        "-A",
-        "workers.app",
-        "worker",
-        "--loglevel=INFO",
-        "-n",
-        f"{name}@%h",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    if queues:
-        cmd += ["-Q", queues]
+    cmd = worker_command(name, queues)
     offset = log_path.stat().st_size if log_path.exists() else 0
     proc = _spawn(f"worker-{name}", pinned(cmd, core), env, log_path)
     deadline = time.monotonic() + timeout

@@ -62,6 +62,13 @@ def stack_env(redis_url: str, fakes: dict[str, Any], **overrides: str) -> dict[s
     return env
 
 
+def worker_command(name: str, queues: str | None = None) -> list[str]:
+    """`celery -A workers.app worker` as tests and benchmarks start it (all queues without `queues`)."""
+    args = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel=INFO", "-n", f"{name}@%h"]
+    args += ["--without-mingle", "--without-gossip"]
+    return args + (["-Q", queues] if queues else [])
+
+
 @dataclass
 class WorkerProcess:
     """`celery -A workers.app worker` as a subprocess, logging to a file tests can read."""
@@ -73,21 +80,7 @@ class WorkerProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> WorkerProcess:
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.app",
-            "worker",
-            "--loglevel=INFO",
-            "-n",
-            f"{self.name}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ]
-        if self.queues:
-            args += ["-Q", self.queues]
+        args = worker_command(self.name, self.queues)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")

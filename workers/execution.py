@@ -112,16 +112,21 @@ async def _dead_letter(**letter: Any) -> None:
     await dead_letters.record(runtime.resources().redis, **letter)
 
 
-def execute(task: Task, envelope_data: dict[str, Any], invoke: Invoke) -> Any:
-    """Run `invoke(integration, envelope)` for this task and return a JSON-able result."""
-    envelope = TaskEnvelope.model_validate(envelope_data)
-    with bind(
+def bind_task(envelope: TaskEnvelope, task: Task) -> Any:
+    """Log context of one task run: every line says which call, integration and tenant."""
+    return bind(
         request_id=envelope.request_id,
         task_id=task.request.id,
         client=envelope.client,
         connected_integration_id=envelope.connected_integration_id,
         action=envelope.action,
-    ):
+    )
+
+
+def execute(task: Task, envelope_data: dict[str, Any], invoke: Invoke) -> Any:
+    """Run `invoke(integration, envelope)` for this task and return a JSON-able result."""
+    envelope = TaskEnvelope.model_validate(envelope_data)
+    with bind_task(envelope, task):
         started = time.monotonic()
 
         async def run() -> Any:

@@ -13,24 +13,13 @@ from typing import Any
 from celery import Task
 
 from integrations.messages import mask
-from logconfig import bind
 from schemas.envelope import InvalidItem, MessageOutcome, OutgoingMessage, TaskEnvelope
 from settings import get_settings
 from workers import bulk, events
-from workers.execution import TaskFailed, build_integration, fail_or_retry
+from workers.execution import TaskFailed, bind_task, build_integration, fail_or_retry
 from workers.runtime import runtime
 
 log = logging.getLogger("workers.messages")
-
-
-def _bind(envelope: TaskEnvelope, task: Task) -> Any:
-    return bind(
-        request_id=envelope.request_id,
-        task_id=task.request.id,
-        client=envelope.client,
-        connected_integration_id=envelope.connected_integration_id,
-        action=envelope.action,
-    )
 
 
 def chunk_id(envelope: TaskEnvelope, bulk_id: str, chunk_no: int) -> str:
@@ -43,7 +32,7 @@ def fan_out(task: Task, envelope_data: dict[str, Any], chunk_task: Task) -> dict
     invalid = [InvalidItem.model_validate(i) for i in envelope.data.get("invalid", [])]
     bulk_id = task.request.id or ""
     settings = get_settings()
-    with _bind(envelope, task):
+    with bind_task(envelope, task):
         try:
             integration = runtime.run(build_integration(envelope, bulk_id))
         except Exception as exc:
@@ -85,7 +74,7 @@ def send_chunk(
 ) -> dict[str, Any]:
     envelope = TaskEnvelope.model_validate(envelope_data)
     messages = [OutgoingMessage.model_validate(m) for m in raw_messages]
-    with _bind(envelope, task):
+    with bind_task(envelope, task):
 
         async def run() -> list[MessageOutcome]:
             integration = await build_integration(envelope, task.request.id or "")
