@@ -115,7 +115,7 @@ def main() -> None:
     env.setdefault("OPERATOR_TOKEN", _persisted_secret("operator_token", secrets.token_urlsafe(24)))
     env.setdefault("FLOWER_BASIC_AUTH", _persisted_secret("flower_basic_auth", "admin:" + secrets.token_urlsafe(12)))
     env.setdefault("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
-    env.setdefault("WORKER_METRICS_PORT", "9101")  # the second worker takes 9102
+    env.setdefault("WORKER_METRICS_PORT", "9200")  # the second worker takes 9201
     env.setdefault("WORKER_METRICS_ADDRESS", "127.0.0.1")
 
     redis: LocalRedis | None = None
