@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run demo test lint fmt bench bench-smoke clean
+.PHONY: install run demo test lint fmt audit bench bench-smoke clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ lint: install
 fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+audit: install  ## known vulnerabilities in the pinned dependencies (needs pypi.org's JSON API; not in CI, see README)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip-audit==2.10.1
+	$(BIN)/pip-audit -r requirements.txt -r requirements-dev.txt --progress-spinner off
 
 bench: install  ## all benchmarks; figures in bench/results/*.json and a table
 	$(BIN)/python -m bench.run
