@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run demo test lint fmt audit bench bench-smoke clean
+.PHONY: install run demo test check-live lint fmt audit bench bench-smoke clean
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,9 @@ demo: install  ## `make run` plus fakes of REGOS and the providers, seeded for a
 
 test: install  ## the whole suite against its own private Redis, a real worker and HTTP fakes
 	$(BIN)/python -m pytest
+
+check-live: install  ## real credentials in the environment: each configured service accepts them (not in CI; docs/contracts.md)
+	$(BIN)/python -m scripts.check_live
 
 lint: install
 	$(BIN)/ruff check .
