@@ -1,8 +1,10 @@
 """Retry or fail: one decision for every task.
 
 Retryable errors (the SDK's `RegosError.retryable`, `integrations.errors.TransientError`) are
-rescheduled with capped exponential backoff and full jitter, honouring a wait the other side
-imposed (`retry_after`). The countdown never exceeds `Settings.max_retry_countdown_seconds`,
+rescheduled with capped exponential backoff and equal jitter (a random wait between half the
+ceiling and the ceiling: retries of many tasks spread out, yet none comes back sooner than half
+its backoff, which full jitter would allow), honouring a wait the other side imposed
+(`retry_after`). The countdown never exceeds `Settings.max_retry_countdown_seconds`,
 which stays below the broker's visibility timeout: a message held unacked past it would be
 handed to a second worker. Everything else fails at once.
 """
