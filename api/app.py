@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 
 from api.deps import Ingress
 from api.errors import install_error_handlers
-from api.routes import admin, clients, health, ops, tasks
+from api.routes import admin, clients, health, held, ops, tasks
 from logconfig import configure_logging
+from redis_durability import check_at_startup
 from settings import Settings, get_settings
 from workers.publish import Publisher
 
@@ -20,6 +21,8 @@ from workers.publish import Publisher
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    # Before the first request: a 200 promises durability only this Redis can keep.
+    check_at_startup(settings, "api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,10 +50,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.ingress = Ingress(settings, redis, Publisher(redis, record_ttl=settings.result_expires_seconds))
     install_error_handlers(app)
-    for module in (clients, tasks, admin, health):
+    for module in (clients, tasks, admin, held, health):
         app.include_router(module.router)
     ops.install(app)  # GET /metrics, GET /admin/queues and the request-metrics middleware
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """`uvicorn api.app:app` builds the app on first access: importing `create_app` (tests,
+    benchmarks) then neither reads this environment's settings nor asks its Redis anything."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    global app
+    app = create_app()
+    return app

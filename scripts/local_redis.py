@@ -7,7 +7,7 @@ Redis that other things use. No root, Docker or system package needed.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import socket
 import subprocess
 import time
@@ -37,11 +37,13 @@ def answers(url: str, timeout: float = 0.5) -> bool:
 
 @dataclass
 class LocalRedis:
-    """One redis-server process. `append_only` turns on the AOF (fsync every second)."""
+    """One redis-server process. `append_only` turns on the AOF (fsync every second);
+    `extra_args` are more redis-server options (tests: an evicting policy, CONFIG disabled)."""
 
     data_dir: Path
     port: int = 0
     append_only: bool = False
+    extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,6 +73,7 @@ class LocalRedis:
             "warning",
             "--logfile",
             str(self.data_dir / "redis.log"),
+            *self.extra_args,
         ]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
@@ -110,12 +113,13 @@ def main() -> None:
     print(
         f"embedded redis-server listening at {server.url} (data in {server.data_dir}, AOF fsync everysec)", flush=True
     )
-    signal.signal(signal.SIGTERM, lambda *_: (server.stop(), os._exit(0)))
-    try:
-        assert server.process is not None
+    assert server.process is not None
+    # Only signal the server here: stopping it from the handler would wait on the process while the
+    # interrupted `wait()` below holds its lock (a deadlock that left `kill` hanging).
+    signal.signal(signal.SIGTERM, lambda *_: server.process.terminate() if server.process else None)
+    with contextlib.suppress(KeyboardInterrupt):
         server.process.wait()
-    except KeyboardInterrupt:
-        server.stop()
+    server.stop()
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
 
 import workers.metrics  # noqa: F401  (task metrics, WORKER_METRICS_PORT, consumer heartbeat)
 from logconfig import configure_logging
+from redis_durability import check_at_startup
+from settings import get_settings
 from workers.runtime import runtime
 
 configure_logging()
@@ -14,6 +16,12 @@ configure_logging()
 app = Celery("regos_gateway")
 app.config_from_object("celeryconfig")
 app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+
+
+@worker_init.connect
+def _check_redis(**_: object) -> None:
+    # Workers only: `celery inspect`, Flower and `python -m workers.replay` import this app too.
+    check_at_startup(get_settings(), "worker")
 
 
 @worker_shutdown.connect

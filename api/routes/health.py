@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
 from api.deps import RedisDep, SettingsDep
+from redis_durability import read_async, refuses
 
 router = APIRouter(tags=["health"])
 
@@ -19,13 +20,23 @@ async def health() -> dict[str, Any]:
     return {"ok": True}
 
 
-@router.get("/ready", summary="Broker and result backend reachable (503 otherwise)")
+@router.get(
+    "/ready",
+    summary="Redis reachable and its durability (503 if unreachable, or non-durable in production)",
+)
 async def ready(redis: RedisDep, settings: SettingsDep) -> JSONResponse:
     try:
-        await asyncio.wait_for(redis.ping(), settings.enqueue_timeout_seconds)
+        durability = await asyncio.wait_for(read_async(redis), settings.enqueue_timeout_seconds)
     except (RedisError, OSError, TimeoutError) as exc:
         return JSONResponse(
             {"ok": False, "result": {"error": 503, "description": f"Redis unreachable: {type(exc).__name__}"}},
             status_code=503,
         )
-    return JSONResponse({"ok": True, "result": {"redis": "ok"}})
+    report = durability.as_dict()
+    if refuses(settings, durability):  # e.g. Redis restarted without its AOF since the API started
+        description = "Redis can lose acknowledged work: " + "; ".join(durability.problems)
+        return JSONResponse(
+            {"ok": False, "result": {"error": 503, "description": description, "durability": report}},
+            status_code=503,
+        )
+    return JSONResponse({"ok": True, "result": {"redis": "ok", "durability": report}})
