@@ -6,6 +6,9 @@ from typing import TYPE_CHECKING
 
 from regos_sdk.docs.cash_session import CashSessionService
 from regos_sdk.docs.cheque import ChequeService
+from regos_sdk.docs.contract import DocContractService
+from regos_sdk.docs.invoice import DocInvoiceService
+from regos_sdk.docs.invoice_operation import InvoiceOperationService
 from regos_sdk.service import Namespace
 
 if TYPE_CHECKING:
@@ -17,3 +20,6 @@ class DocsNamespace(Namespace):
         super().__init__(api)
         self.cheque = ChequeService(api)
         self.cash_session = CashSessionService(api)
+        self.invoice = DocInvoiceService(api)
+        self.invoice_operation = InvoiceOperationService(api)
+        self.contract = DocContractService(api)

@@ -1,0 +1,3 @@
+from integrations.edo_didox.integration import DidoxIntegration
+
+__all__ = ["DidoxIntegration"]

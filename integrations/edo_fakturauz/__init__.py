@@ -1,0 +1,3 @@
+from integrations.edo_fakturauz.integration import FakturaUzIntegration
+
+__all__ = ["FakturaUzIntegration"]
