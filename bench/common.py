@@ -372,6 +372,46 @@ class RssSampler:
         return {k: round(v, 1) for k, v in self.peak.items()}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process tree: the process, its live descendants, and the
+    children it has already reaped. `taskset` execs the command, so a pinned pid is the process."""
+    try:
+        root = psutil.Process(pid)
+        times = root.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in root.children(recursive=True):
+            try:
+                t = child.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                continue
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+class CpuMeter:
+    """CPU seconds spent by named process trees between `start()` and `stop()`.
+
+    Started after warm-up, so worker figures are the steady-state cost of the measured work
+    (idle polling in the window is included, which is small and honest)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.at_start: dict[str, float] = {}
+
+    def start(self) -> CpuMeter:
+        self.at_start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def stop(self) -> dict[str, float]:
+        return {name: round(cpu_seconds(pid) - self.at_start[name], 3) for name, pid in self.pids.items()}
+
+
+def per_unit_ms(cpu_s: float, units: int) -> float | None:
+    return round(cpu_s * 1000 / units, 3) if units else None
+
+
 # --- results -----------------------------------------------------------------------------------
 def target(what: str, goal: str, value: Any, met: bool | None) -> dict[str, Any]:
     return {"what": what, "target": goal, "value": value, "met": met}

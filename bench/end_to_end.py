@@ -14,7 +14,14 @@ Redis; nothing pinned (all share the 2 cores). The load generator (own process, 
 connections) sends every webhook through the API.
 
 Reported per N: time from the first webhook sent to the last Telegram message recorded
-(polled every 100 ms), events/s, and proof: every (chat, cheque) pair exactly once.
+(polled every 100 ms), events/s, and proof: every (chat, cheque) pair exactly once. Also:
+- worker CPU (user+system of every worker process tree, first webhook → last message) per event
+  and per Telegram message, and the API's CPU per request;
+- Redis memory per acknowledged webhook after the tasks ran (queues empty, nothing unacked):
+  the `used_memory` delta over the run / events, and a breakdown by key pattern
+  (bench/redis_memory.py) saying which keys stay for the 24 h dedupe/result window;
+- Redis commands per event, by command (INFO commandstats over the run; inside-script calls
+  included, so EVALSHA counts are the scripts' round trips).
 """
 
 from __future__ import annotations
@@ -30,7 +37,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench import common
+import redis as redis_sync
+
+from bench import common, redis_memory
 
 CLIENT = "regos_telegram_notifier"
 CODE = re.compile(r"BENCH-\d{6}")
@@ -85,6 +94,23 @@ def seed(
     return spec, bodies, expected, bots
 
 
+def _settled(r: redis_sync.Redis, timeout: float = 15.0) -> bool:
+    """Wait until no task waits or runs (queues empty, nothing unacknowledged): memory is then
+    measured after the tasks ran, as issue 15 asks. False if that did not happen in time."""
+    from api.routes.ops import QUEUES, UNACKED_KEY
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pipe = r.pipeline(transaction=False)
+        for queue in QUEUES:
+            pipe.llen(queue)
+        pipe.hlen(UNACKED_KEY)
+        if not any(pipe.execute()):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def measure(
     events: int, integrations: int, workers: int, latency: float, timeout: float, tmpdir: Path
 ) -> dict[str, Any]:
@@ -105,6 +131,10 @@ def measure(
         for w in range(workers):
             procs.append(common.start_worker(env, tmpdir / f"worker-{workers}-{w}.log"))
             sampler.watch(f"worker_{w}", procs[-1].pid)
+        r = redis_sync.Redis.from_url(server.url)
+        memory_before = common.redis_used_memory(server.url)
+        r.config_resetstat()  # commandstats below count this run only
+        cpu = common.CpuMeter({"api": api.pid, **{f"worker_{i}": p.pid for i, p in enumerate(procs)}}).start()
         started = time.perf_counter()
         report = common.load(port, f"/clients/{CLIENT}", bodies_file, concurrency=32, core=None, timeout=timeout)
         ingress_done = time.perf_counter() - started
@@ -121,7 +151,18 @@ def measure(
                 break
             time.sleep(0.1)
         delivered_at = time.perf_counter() - started
+        cpu_s = cpu.stop()
         time.sleep(1.0)  # anything arriving late (a duplicate) is counted too
+        settled = _settled(r)
+        # before the memory breakdown, whose MEMORY USAGE/TTL/SCAN calls would count too
+        commands = {
+            name.removeprefix("cmdstat_"): round(stat["calls"] / events, 2)
+            for name, stat in sorted(r.info("commandstats").items(), key=lambda kv: -kv[1]["calls"])
+        }
+        memory = redis_memory.summary(
+            common.redis_used_memory(server.url) - memory_before, redis_memory.breakdown(r, events), events
+        )
+        memory["settled"] = settled
         messages = telegram.query("telegram")["messages"]
         regos_stats = regos.query()["regos"]
     finally:
@@ -144,6 +185,7 @@ def measure(
     doubled = sum(1 for k in expected if seen.get(k, 0) > 1)
     unexpected = sum(1 for k in seen if k not in expected)
     complete = count >= want
+    worker_cpu = sum(v for k, v in cpu_s.items() if k.startswith("worker_"))
     return {
         "workers": workers,
         "events": events,
@@ -162,6 +204,13 @@ def measure(
         "unexpected": unexpected,
         "unattributed_texts": unattributed,
         "regos_calls": regos_stats.get("by_method"),
+        "cpu_s": cpu_s,
+        "worker_cpu_ms_per_event": common.per_unit_ms(worker_cpu, events),
+        "worker_cpu_ms_per_message": common.per_unit_ms(worker_cpu, len(messages)),
+        "api_cpu_ms_per_request": common.per_unit_ms(cpu_s["api"], events),
+        "redis_memory": memory,
+        # per event, every client (API, workers); commands run inside Lua scripts count too
+        "redis_commands_per_event": commands,
         "peak_rss_mib": peaks,
     }
 
@@ -214,6 +263,8 @@ def run(
                     f"{row['ingress_ok']}/{events}"
                 )
     best = min((r["delivered_s"] for r in runs if r["delivered_s"]), default=None)
+    cpu = min((r["worker_cpu_ms_per_event"] for r in runs if r["worker_cpu_ms_per_event"]), default=None)
+    mem = min((r["redis_memory"]["bytes_per_unit"] for r in runs), default=None)
     return {
         "settings": settings,
         "figures": {"runs": runs},
@@ -223,6 +274,13 @@ def run(
                 "< 30 s",
                 best,
                 best is not None and best < 30,
+            ),
+            common.target("worker CPU per notifier event (best run)", "<= 5 ms", cpu, cpu is not None and cpu <= 5),
+            common.target(
+                "Redis memory per acknowledged webhook after the tasks ran (best run)",
+                "<= 1 KB (1,024 B)",
+                mem,
+                mem is not None and mem <= 1024,
             ),
             common.target(
                 "lost or doubled messages",

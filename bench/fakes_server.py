@@ -73,7 +73,7 @@ def main() -> None:
         fakes["eskiz"] = FakeEskiz(latency=spec["eskiz"].get("latency", 0.0)).start()
         urls["eskiz"] = {"url": fakes["eskiz"].url}
     if "getsms" in spec:
-        from tests.fakes.sms import FakeGetSms
+        from tests.fakes.getsms import FakeGetSms
 
         fakes["getsms"] = FakeGetSms(latency=spec["getsms"].get("latency", 0.0)).start()
         urls["getsms"] = {"url": fakes["getsms"].url}

@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import common
 
-BENCHES = ("ingress", "worker_concurrency", "bulk_sms", "end_to_end")
+BENCHES = ("ingress", "worker_concurrency", "bulk_sms", "email_bulk", "end_to_end")
 
 
 def _summary(name: str, result: dict[str, Any]) -> list[str]:
@@ -26,17 +26,21 @@ def _summary(name: str, result: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     if result.get("skipped"):
         return [f"skipped: {result['skipped']}"]
+    if result.get("error"):  # printed by the caller; there are no figures to show
+        return []
     if name == "ingress":
         lines.append(
-            f"{'conc':>4} {'webhook req/s':>13} {'p50':>6} {'p90':>6} {'p99':>6} {'max':>7} | "
-            f"{'bare req/s':>10} {'p50':>6} {'p99':>6} | ratio"
+            f"{'conc':>4} {'webhook req/s':>13} {'p50':>6} {'p90':>6} {'p99':>6} {'max':>7} {'cpu':>5} | "
+            f"{'minimal req/s':>13} {'p50':>6} {'p99':>6} {'cpu':>5} | {'bare req/s':>10} {'p50':>6} {'p99':>6} | "
+            f"share of minimal / bare  (cpu: server ms per request)"
         )
         for r in f["runs"]:
-            h, b = r["handle_webhook_latency_ms"], r["bare_latency_ms"]
+            h, m, b = r["handle_webhook_latency_ms"], r["minimal_latency_ms"], r["bare_latency_ms"]
             lines.append(
-                f"{r['concurrency']:>4} {r['handle_webhook_rps']:>13.0f} {h['p50']:>6.1f} {h['p90']:>6.1f} "
-                f"{h['p99']:>6.1f} {h['max']:>7.1f} | {r['bare_rps']:>10.0f} {b['p50']:>6.1f} {b['p99']:>6.1f} "
-                f"| {r['ratio_to_bare']:.2f}"
+                f"{r['concurrency']:>4} {r['handle_webhook_rps']:>13.0f} {h['p50']:>6.2f} {h['p90']:>6.1f} "
+                f"{h['p99']:>6.1f} {h['max']:>7.1f} {r['handle_webhook_cpu_ms']:>5.2f} | {r['minimal_rps']:>13.0f} "
+                f"{m['p50']:>6.2f} {m['p99']:>6.1f} {r['minimal_cpu_ms']:>5.2f} | {r['bare_rps']:>10.0f} "
+                f"{b['p50']:>6.2f} {b['p99']:>6.1f} | {r['ratio_to_minimal']:.2f} / {r['ratio_to_bare']:.2f}"
             )
         m = f.get("redis_memory") or {}
         if m:
@@ -49,7 +53,7 @@ def _summary(name: str, result: dict[str, Any]) -> list[str]:
             lines.append(
                 f"WORKER_CONCURRENCY={r['worker_concurrency']:<3} {r['tasks']} tasks x "
                 f"{r['latency_s'] * 1000:.0f} ms: {r['wall_s']:.3f} s (ideal {r['ideal_s']} s, "
-                f"serial {r['serial_s']} s)"
+                f"serial {r['serial_s']} s); worker CPU {r['worker_cpu_ms_per_event']} ms/event"
             )
     elif name == "bulk_sms":
         for r in f["runs"]:
@@ -57,7 +61,8 @@ def _summary(name: str, result: dict[str, Any]) -> list[str]:
                 f"{r['provider']:>9}: {r['messages']} msgs, {r['chunks']} chunks of {r['chunk_size']}, "
                 f"C={r['worker_concurrency']}: {r['wall_s']:.2f} s = {r['messages_per_s']:.0f} msg/s; "
                 f"ideal {r['ideal_s']:.2f} s (x{r['ratio_to_ideal']}); delivered {r['provider_delivered']}, "
-                f"duplicates {r['duplicates']}"
+                f"duplicates {r['duplicates']}; worker CPU {r['worker_cpu_ms_per_event']} ms/event, "
+                f"{r['worker_cpu_ms_per_message']} ms/message, {r['worker_cpu_ms_per_chunk']} ms/chunk"
             )
     elif name == "end_to_end":
         for r in f["runs"]:
@@ -68,6 +73,20 @@ def _summary(name: str, result: dict[str, Any]) -> list[str]:
                 f"({r['events_per_s']} ev/s; ingress {r['ingress_rps']:.0f} req/s); lost {r['lost']}, "
                 f"doubled {r['doubled']}"
             )
+            m = r["redis_memory"]
+            lines.append(
+                f"  worker CPU {r['worker_cpu_ms_per_event']} ms/event, {r['worker_cpu_ms_per_message']} ms/message; "
+                f"API CPU {r['api_cpu_ms_per_request']} ms/request; Redis after the tasks ran: "
+                f"{m['bytes_per_unit']} B/webhook ({m['long_lived_bytes_per_unit']} B in keys living > 1 h)"
+                + ("" if m["settled"] else " [queues not drained]")
+            )
+            top = list(r["redis_commands_per_event"].items())[:8]
+            lines.append("  Redis commands per event: " + ", ".join(f"{k} {v}" for k, v in top))
+            for row in m["by_pattern"][:6]:
+                lines.append(
+                    f"    {row['pattern'][:60]:<60} {row['keys']:>6} keys {row['bytes_per_unit']:>7} B/webhook "
+                    f"TTL {row['ttl_s'][0]}..{row['ttl_s'][1]} s"
+                )
     peaks = f.get("peak_rss_mib") or {}
     if peaks:
         lines.append("peak RSS MiB: " + ", ".join(f"{k} {v}" for k, v in peaks.items()))

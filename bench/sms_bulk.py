@@ -32,8 +32,9 @@ from integrations.getsms import GetSmsIntegration
 from schemas.envelope import OutgoingMessage
 from scripts.local_redis import LocalRedis
 from settings import Settings
+from tests.fakes.getsms import FakeGetSms
 from tests.fakes.regos import FakeRegos
-from tests.fakes.sms import FakeEskiz, FakeGetSms
+from tests.fakes.sms import FakeEskiz
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sms_bulk.json"
 
@@ -107,7 +108,7 @@ def main() -> None:
                 environment="test",
                 redis_url=server.url,
                 eskiz_base_url=eskiz.url,
-                getsms_base_url=getsms.url + "/send",
+                getsms_base_url=getsms.base_url,
                 public_base_url="http://127.0.0.1:9",
                 regos_rate_limit_per_second=1000,
                 regos_rate_limit_burst=1000,

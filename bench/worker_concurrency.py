@@ -10,7 +10,8 @@ published as the ingress publishes them (api.calls.plan_call + enqueue); warm-up
 fetch the OAuth token and give every pool thread its first task. The worker under test is pinned
 to core 0; Redis, the fake and this publisher to core 1 (issue 8's layout). Reported: wall time
 from the first enqueue to the last SUCCESS (`date_done` of the result), versus serial
-(50 x 100 ms) and the ideal ceil(50 / C) x 100 ms.
+(50 x 100 ms) and the ideal ceil(50 / C) x 100 ms, and the worker's CPU per task (= per
+event; these tasks send no message), first enqueue → last result.
 Full mode repeats it with WORKER_CONCURRENCY 8, 32 (the default) and 64.
 """
 
@@ -117,8 +118,10 @@ def measure(tasks: int, latency: float, concurrency: int | None, tmpdir: Path) -
         for warm_ids in (cids[:1], cids[1:c]):
             _, warm = asyncio.run(_publish(server.url, warm_ids, "warm"))
             _wait(server.url, warm, 30)
+        cpu = common.CpuMeter({"worker": worker.pid}).start()
         started, ids = asyncio.run(_publish(server.url, cids[c:], "bench"))
         metas = _wait(server.url, ids, 60)
+        worker_cpu = cpu.stop()["worker"]
         polled = time.time()
         states = [m["status"] for m in metas]
         ok_results = [m.get("result") for m in metas]
@@ -140,6 +143,10 @@ def measure(tasks: int, latency: float, concurrency: int | None, tmpdir: Path) -
         "ideal_s": round(math.ceil(tasks / c) * latency, 2),
         "ratio_to_ideal": round(wall / (math.ceil(tasks / c) * latency), 2),
         "states": {s: states.count(s) for s in set(states)},
+        # each task is one webhook event and sends no message
+        "worker_cpu_s": worker_cpu,
+        "worker_cpu_ms_per_event": common.per_unit_ms(worker_cpu, tasks),
+        "worker_cpu_ms_per_message": None,
         "result_sample": ok_results[0],
         "regos_calls": stats.get("regos", {}).get("by_method"),
     }
