@@ -20,6 +20,10 @@ HANDLE_WEBHOOK = "integrations.handle_webhook"
 HANDLE_EXTERNAL = "integrations.handle_external"
 SEND_MESSAGES = "integrations.send_messages"
 SEND_MESSAGE_CHUNK = "integrations.send_message_chunk"
+POLL_SMS_STATUS = "integrations.poll_sms_status"
+EDO_EXPORT_DOCUMENT = "integrations.edo_export_document"
+EDO_AUTO_IMPORT = "integrations.edo_auto_import"  # the beat task (workers/schedule.py)
+EDO_POLL_IMPORTS = "integrations.edo_poll_imports"
 
 QUEUE_OF_TASK = {
     RUN_ACTION: "lifecycle",
@@ -27,6 +31,10 @@ QUEUE_OF_TASK = {
     HANDLE_EXTERNAL: "external",
     SEND_MESSAGES: "messages",
     SEND_MESSAGE_CHUNK: "messages",
+    POLL_SMS_STATUS: "messages",
+    EDO_EXPORT_DOCUMENT: "messages",  # bulk work: an export of 100 invoices must not delay webhooks
+    EDO_AUTO_IMPORT: "lifecycle",
+    EDO_POLL_IMPORTS: "lifecycle",
 }
 INTERACTIVE_QUEUES = ("webhooks", "lifecycle", "external")
 BULK_QUEUES = ("messages",)
@@ -75,3 +83,19 @@ worker_send_task_events = True
 task_send_sent_event = True
 worker_hijack_root_logger = False
 worker_cancel_long_running_tasks_on_connection_loss = False
+
+# Celery beat (`make run`, compose `beat`): celery-redbeat keeps the schedule and a lock in Redis,
+# so a second beat process waits for the lock instead of doubling every tick.
+EDO_AUTO_IMPORT_INTERVAL_SECONDS = 300
+beat_scheduler = "redbeat.RedBeatScheduler"
+redbeat_redis_url = _settings.broker_url
+redbeat_key_prefix = "gw:redbeat:"  # entries gw:redbeat:<name>, bounded by beat_schedule; the lock has a TTL
+redbeat_redis_options = {"socket_timeout": 5, "socket_connect_timeout": 5}
+redbeat_lock_timeout = 3 * EDO_AUTO_IMPORT_INTERVAL_SECONDS  # a dead beat's lock frees itself
+beat_schedule = {
+    "edo-auto-import": {
+        "task": EDO_AUTO_IMPORT,
+        "schedule": float(EDO_AUTO_IMPORT_INTERVAL_SECONDS),
+        "options": {"expires": EDO_AUTO_IMPORT_INTERVAL_SECONDS},  # a late tick is skipped, not piled up
+    }
+}

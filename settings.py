@@ -11,10 +11,11 @@ loudly at boot instead of silently signing callbacks with a public key.
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-only-insecure-gateway-secret-key"
@@ -26,6 +27,14 @@ class MissingSettingError(RuntimeError):
     def __init__(self, name: str, why: str) -> None:
         super().__init__(f"{name} is not set: {why}. Set the environment variable {name} (or add it to .env).")
         self.name = name
+
+
+class UnsafeSettingsError(ValueError):
+    """Every problem of a configuration at once, each naming its variable and the fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class Settings(BaseSettings):
@@ -75,6 +84,11 @@ class Settings(BaseSettings):
     getsms_base_url: str | None = None  # issued per operator by GetSMS: no public default
     telegram_api_base_url: str = "https://api.telegram.org"
     provider_timeout_seconds: float = Field(15.0, gt=0)
+    # EDO (shared/docs/edo-contract.md §1.5): the partner token is issued by Didox to this gateway.
+    didox_base_url: str = "https://api-partners.didox.uz"
+    didox_partner_token: SecretStr = SecretStr("")
+    faktura_uz_api_url: str = "https://api.faktura.uz/Api"
+    faktura_uz_token_url: str = "https://account.faktura.uz/token"
 
     # --- This gateway ----------------------------------------------------------------------
     public_base_url: str | None = None  # no default: only the operator knows it
@@ -86,22 +100,31 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(0, ge=0, le=65_535)
     worker_metrics_address: str = "0.0.0.0"
     log_level: str = "INFO"
+    # Production refuses to start on a Redis that can lose acknowledged work (no AOF, or an
+    # evicting maxmemory-policy) unless the operator accepts that risk here.
+    accept_non_durable_redis: bool = False
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
+        problems = []
         if self.task_time_limit_seconds >= self.visibility_timeout_seconds:
-            raise ValueError(
+            problems.append(
                 "TASK_TIME_LIMIT_SECONDS must be below VISIBILITY_TIMEOUT_SECONDS, or Redis hands a "
-                "running task to a second worker"
+                "running task to a second worker: lower TASK_TIME_LIMIT_SECONDS"
             )
         if self.environment == "production":
             key = self.gateway_secret_key.get_secret_value()
             if len(key) < 32 or key == DEV_SECRET_KEY:
-                raise ValueError("GATEWAY_SECRET_KEY must be set to at least 32 random characters in production")
+                problems.append(
+                    "GATEWAY_SECRET_KEY must be at least 32 random characters in production: "
+                    "set it to the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                )
             if not self.regos_oauth_client_secret.get_secret_value():
-                raise ValueError("REGOS_OAUTH_CLIENT_SECRET must be set in production")
+                problems.append("REGOS_OAUTH_CLIENT_SECRET must be set in production: the gateway's REGOS secret")
             if not self.flower_basic_auth:
-                raise ValueError("FLOWER_BASIC_AUTH must be set in production (user:password)")
+                problems.append("FLOWER_BASIC_AUTH must be set in production: user:password for Flower")
+        if problems:
+            raise UnsafeSettingsError(problems)
         return self
 
     @property
@@ -136,9 +159,31 @@ class Settings(BaseSettings):
     def require_getsms_base_url(self) -> str:
         if not self.getsms_base_url:
             raise MissingSettingError("GETSMS_BASE_URL", "GetSMS issues the gateway address to each operator")
-        return self.getsms_base_url.rstrip("/")
+        # Exactly as configured: the documented endpoint ends with "/" and `status/` is appended to it.
+        return self.getsms_base_url
+
+
+def configuration_problems(error: ValidationError) -> list[str]:
+    """One line per problem, naming the environment variable; never the value (it may be a secret)."""
+    problems: list[str] = []
+    for item in error.errors():
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, UnsafeSettingsError):
+            problems.extend(cause.problems)
+            continue
+        name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+        problems.append(f"{name}: {item['msg']}: fix it in the environment or .env (see README.md, Settings)")
+    return problems
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings; a bad configuration ends the process with one line per problem,
+    exit code 2 and no traceback (the entry points: uvicorn, celery, `python -m ...`)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for problem in configuration_problems(exc):
+            print(f"configuration error: {problem}", file=sys.stderr)
+        print("the process did not start; fix the settings above and start it again", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

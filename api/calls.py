@@ -31,6 +31,7 @@ class Plan:
     dedupe_key: str | None
     dedupe_ttl: int
     message_count: int | None = None
+    wait_seconds: float = 0.0  # the ingress answers with the result when it is ready this soon
 
 
 def _dedupe_key(envelope: TaskEnvelope, suffix: str) -> str:
@@ -68,8 +69,28 @@ def plan_call(spec: IntegrationSpec, envelope: TaskEnvelope, settings: Settings)
             f"{head} event={envelope.event_id or '-'}",
             event_key,
             settings.webhook_dedup_ttl_seconds,
+            wait_seconds=settings.lifecycle_wait_seconds,
+        )
+    custom = spec.custom.get(envelope.action)
+    if custom is not None:
+        # Custom actions carry ids and dates (EDO: firm_id, document ids), never settings.
+        return Plan(
+            celeryconfig.RUN_ACTION,
+            envelope,
+            f"{head} {_describe_data(envelope.data)} event={envelope.event_id or '-'}",
+            event_key,
+            settings.webhook_dedup_ttl_seconds,
+            wait_seconds=custom.wait_seconds,
         )
     raise GatewayError(400, f"action {envelope.action} is not supported by {envelope.client}")
+
+
+def _describe_data(data: Any) -> str:
+    """A short, Flower-safe summary of a custom action's `data`: its keys and list sizes."""
+    if isinstance(data, dict):
+        parts = [f"{k}[{len(v)}]" if isinstance(v, list) else f"{k}={str(v)[:40]}" for k, v in list(data.items())[:8]]
+        return " ".join(parts)
+    return f"[{len(data)}]" if isinstance(data, list) else "-"
 
 
 def _plan_send_messages(
@@ -162,4 +183,7 @@ def lifecycle_answer(meta: dict[str, Any]) -> dict[str, Any]:
     if meta["status"] == "SUCCESS":
         return {"ok": True, "result": meta.get("result")}
     error = meta.get("result") or {}
-    return {"ok": False, "result": {"error": 500, "description": error.get("exc_message") or "the action failed"}}
+    message = error.get("exc_message") or "the action failed"
+    if isinstance(message, list | tuple):  # Celery stores the exception's args
+        message = "; ".join(map(str, message))
+    return {"ok": False, "result": {"error": 500, "description": message}}

@@ -99,6 +99,9 @@ class MessagingIntegrationBase(IntegrationBase):
     """
 
     chunk_size: ClassVar[int] = 50
+    # True when the provider ignores a repeated message id (an idempotency key): then a send whose
+    # outcome was lost is simply sent again with the same id (`integrations.sms.dispatch`).
+    deduplicates_by_id: ClassVar[bool] = False
 
     @staticmethod
     def effect_id(chunk_id: str, message: OutgoingMessage) -> str:

@@ -24,6 +24,15 @@ class TransientError(IntegrationError):
     retryable = True
 
 
+class HeldByAnotherAttempt(TransientError):
+    """The work is claimed by an attempt that may still be running (younger than its lease).
+
+    Nothing failed, so waiting for that attempt uses none of the task's retries; the lease bounds
+    the wait. Raise it with `retry_after` = the lease's remaining seconds."""
+
+    counts_as_attempt = False
+
+
 class PermanentError(IntegrationError):
     """The provider refused the call (4xx, bad credentials after re-login): retrying cannot help."""
 

@@ -1,33 +1,64 @@
 """Exactly-once guard for external effects (an SMS batch, one Telegram message).
 
-Each effect has a deterministic id. Before acting, the caller *claims* it; after the provider
-accepted, it marks it `sent`; if the provider definitely did not act (refused, 5xx, connection
-never made), it *releases* it so a retry may act again. A claim that is found still `inflight`
-by a later attempt belongs to an attempt that crashed or timed out after the request left:
-its outcome is unknown, and the ledger reports it as such instead of acting twice.
-Markers hold no personal data; they expire after `ttl` seconds.
+Each effect has a deterministic id and one record in Redis, moving through these states:
+
+- `claimed`: an attempt owns the effect; no request has left yet;
+- `started`: the request is about to leave (or has left): the provider may act from now on;
+- `sent`: the provider accepted (`provider_id` kept);
+- `unknown`: the attempt ended without learning the outcome (read timeout, cancelled mid-call);
+- released: the record is deleted — the provider did not act, a later attempt may act again.
+
+Records carry the attempt that wrote them (`attempt`) and when (`at`, epoch seconds), so a later
+attempt can tell a live owner from a dead one and take an effect over with compare-and-set
+(`takeover`) instead of racing a concurrent owner. `claimed` records older than the claim lease
+(`claim(..., lease=...)`: the task time limit, after which no attempt is still running) belong to
+a crashed attempt that never sent: they are claimed again. `started` / `unknown` ones are for the
+caller to resolve (ask the provider, resend an idempotent id, or hold): see
+`integrations.sms.dispatch`. Records written before `started` existed say `inflight`; they are
+treated as `started` (the request may have left). Markers hold no personal data; they expire
+after `ttl` seconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import orjson
 from redis.asyncio import Redis
 
-State = Literal["inflight", "sent", "unknown"]
+State = Literal["claimed", "started", "sent", "unknown", "inflight"]
+UNRESOLVED = frozenset({"claimed", "started", "unknown", "inflight"})
 
-# For each key: SET NX "inflight" with TTL; return the previous value of keys that existed.
+# For each key: SET NX the claim with TTL, or take over a `claimed` record older than the lease
+# (ARGV[3] = now, ARGV[4] = lease seconds, 0 = never); return the previous value of keys we did
+# not get (false for keys that are now ours).
 _CLAIM = """
 local out = {}
+local now, lease = tonumber(ARGV[3]), tonumber(ARGV[4])
 for i, key in ipairs(KEYS) do
   local ok = redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2])
-  if ok then out[i] = false else out[i] = redis.call('GET', key) end
+  if ok then
+    out[i] = false
+  else
+    local cur = redis.call('GET', key)
+    local stale = false
+    if lease > 0 then
+      local okj, rec = pcall(cjson.decode, cur)
+      stale = okj and type(rec) == 'table' and rec.state == 'claimed' and tonumber(rec.at or 0) < now - lease
+    end
+    if stale then
+      redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+      out[i] = false
+    else
+      out[i] = cur
+    end
+  end
 end
 return out
 """
-
 
 # For each key: SET to ARGV[1] with TTL ARGV[2] (one call for a whole chunk).
 _SET_ALL = """
@@ -37,37 +68,97 @@ end
 return #KEYS
 """
 
+# Compare-and-set takeover: KEYS[i] becomes ARGV[1] (TTL ARGV[2]) only if it still holds a record
+# that is not `sent` and was written by attempt ARGV[2 + i] ('' = a record without attempt).
+_TAKEOVER = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local cur = redis.call('GET', key)
+  local take = false
+  if cur then
+    local okj, rec = pcall(cjson.decode, cur)
+    if okj and type(rec) == 'table' and rec.state ~= 'sent' and (rec.attempt or '') == ARGV[2 + i] then
+      take = true
+    end
+  else
+    take = true
+  end
+  if take then
+    redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
+
+
+def new_attempt() -> str:
+    return uuid.uuid4().hex
+
 
 class EffectLedger:
-    def __init__(self, redis: Redis, *, ttl: int, prefix: str = "gw:fx:") -> None:
+    def __init__(self, redis: Redis, *, ttl: int, prefix: str = "gw:fx:", attempt: str | None = None) -> None:
         self._redis = redis
         self._ttl = ttl
         self._prefix = prefix
+        self.attempt = attempt or new_attempt()
         self._claim = redis.register_script(_CLAIM)
         self._set_all = redis.register_script(_SET_ALL)
+        self._takeover = redis.register_script(_TAKEOVER)
 
     def _key(self, effect_id: str) -> str:
         return self._prefix + effect_id
 
-    async def claim(self, effect_ids: Sequence[str]) -> dict[str, dict]:
-        """Claim every id not yet claimed. Returns {id: previous record} for ids already
-        claimed by someone (`state` is inflight, sent or unknown); the others are now ours."""
+    def _record(self, state: State, **extra: object) -> bytes:
+        return orjson.dumps({"state": state, "attempt": self.attempt, "at": round(time.time(), 3), **extra})
+
+    async def claim(self, effect_ids: Sequence[str], *, lease: float = 0) -> dict[str, dict]:
+        """Claim every id not yet claimed (and, with `lease` > 0, every `claimed` record older than
+        `lease` seconds: its attempt died before any request left). Returns {id: previous record}
+        for ids someone else holds (`state` claimed, started, sent, unknown or legacy inflight);
+        the others are now ours."""
         if not effect_ids:
             return {}
-        inflight = orjson.dumps({"state": "inflight"})
-        previous = await self._claim(keys=[self._key(i) for i in effect_ids], args=[inflight, self._ttl])
+        previous = await self._claim(
+            keys=[self._key(i) for i in effect_ids],
+            args=[self._record("claimed"), self._ttl, f"{time.time():.3f}", lease],
+        )
         return {i: orjson.loads(p) for i, p in zip(effect_ids, previous, strict=True) if p}
 
-    async def _set(self, effect_ids: Sequence[str], record: dict) -> None:
+    async def _set(self, effect_ids: Sequence[str], record: bytes) -> None:
         if not effect_ids:
             return
-        await self._set_all(keys=[self._key(i) for i in effect_ids], args=[orjson.dumps(record), self._ttl])
+        await self._set_all(keys=[self._key(i) for i in effect_ids], args=[record, self._ttl])
+
+    async def mark_started(self, effect_ids: Sequence[str]) -> None:
+        """The request is about to leave: from now on the provider may act."""
+        await self._set(effect_ids, self._record("started"))
 
     async def mark_sent(self, effect_ids: Sequence[str], provider_id: str | None = None) -> None:
-        await self._set(effect_ids, {"state": "sent", "provider_id": provider_id})
+        await self._set(effect_ids, self._record("sent", provider_id=provider_id))
+
+    async def mark_sent_each(self, provider_ids: Mapping[str, str | None]) -> None:
+        """`mark_sent` with one provider id per effect (what a reconciliation found)."""
+        for effect_id, provider_id in provider_ids.items():
+            await self._set([effect_id], self._record("sent", provider_id=provider_id))
 
     async def mark_unknown(self, effect_ids: Sequence[str], reason: str) -> None:
-        await self._set(effect_ids, {"state": "unknown", "reason": reason})
+        await self._set(effect_ids, self._record("unknown", reason=reason))
+
+    async def takeover(self, previous: Mapping[str, Mapping]) -> list[str]:
+        """Claim effects whose previous record (as `claim` returned it) is still unchanged and not
+        `sent`: compare-and-set on the writing attempt, so of two attempts resolving the same
+        unknown, one wins. Returns the ids that are now ours (state `claimed`)."""
+        ids = list(previous)
+        if not ids:
+            return []
+        expected = [str(previous[i].get("attempt") or "") for i in ids]
+        taken = await self._takeover(
+            keys=[self._key(i) for i in ids], args=[self._record("claimed"), self._ttl, *expected]
+        )
+        return [i for i, ok in zip(ids, taken, strict=True) if ok]
 
     async def release(self, effect_ids: Sequence[str]) -> None:
         """The provider did not act: let a later attempt claim these again."""

@@ -8,12 +8,13 @@ and loads them only in workers: the ingress never imports REGOS or provider clie
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
 from integrations.guards import ExternalGuard, SignedCallbackGuard, TelegramUpdateGuard
-from integrations.messages import Validator, validate_sms, validate_telegram
+from integrations.messages import Validator, validate_email, validate_sms, validate_telegram
 
 if TYPE_CHECKING:
     from integrations.base import IntegrationBase
@@ -23,20 +24,59 @@ BASE_ACTIONS = LIFECYCLE_ACTIONS | {"handle_webhook"}
 
 
 @dataclass(frozen=True)
+class CustomAction:
+    """An integration's own REGOS action (EDO `GetDocuments`, `ImportDocument`, ...).
+
+    Interactive ones (a REGOS user waits) are answered with the result when it is ready within
+    `wait_seconds`, else with the queued form; background ones answer at once with the task id.
+    The method of the same (snake_case) name receives the call's `data`.
+    """
+
+    background: bool
+    wait_seconds: float = 0.0
+
+
+def interactive(wait_seconds: float) -> CustomAction:
+    return CustomAction(background=False, wait_seconds=wait_seconds)
+
+
+BACKGROUND = CustomAction(background=True)
+
+
+@dataclass(frozen=True)
 class IntegrationSpec:
     target: str  # "package.module:ClassName"
     messages: Validator | None = None  # set for integrations that accept SendMessages
     external: ExternalGuard | None = None  # set for integrations that accept provider callbacks
     aliases: tuple[str, ...] = ()
+    custom: Mapping[str, CustomAction] = field(default_factory=dict)  # snake_case action → kind
+    action_aliases: Mapping[str, str] = field(default_factory=dict)  # other name → custom action
 
     @property
     def actions(self) -> frozenset[str]:
         """The allow-list of REGOS actions: nothing outside it ever reaches a method."""
-        return BASE_ACTIONS | ({"send_messages"} if self.messages else frozenset())
+        messaging = {"send_messages"} if self.messages else set()
+        return BASE_ACTIONS | messaging | set(self.custom) | set(self.action_aliases)
 
+    def canonical_action(self, action: str) -> str:
+        """An alias (`get_document_content`) → the action it stands for; others unchanged."""
+        return self.action_aliases.get(action, action)
+
+
+# REGOS's EDO actions (shared/docs/edo-contract.md §1.2). How long REGOS waits is undocumented
+# (§7.1): interactive answers wait about as long as one provider round trip with a login.
+EDO_ACTIONS: Mapping[str, CustomAction] = {
+    "check": interactive(10.0),
+    "get_documents": interactive(20.0),
+    "get_document_operations": interactive(20.0),
+    "import_document": BACKGROUND,
+    "export_documents": BACKGROUND,
+}
+EDO_ALIASES: Mapping[str, str] = {"get_document_content": "get_document_operations"}
 
 INTEGRATIONS: dict[str, IntegrationSpec] = {
     "getsms": IntegrationSpec("integrations.getsms:GetSmsIntegration", messages=validate_sms),
+    "email_sender": IntegrationSpec("integrations.email_sender:EmailSenderIntegration", messages=validate_email),
     "eskiz_sms": IntegrationSpec(
         "integrations.eskiz_sms:EskizSmsIntegration", messages=validate_sms, external=SignedCallbackGuard()
     ),
@@ -45,6 +85,12 @@ INTEGRATIONS: dict[str, IntegrationSpec] = {
         messages=validate_telegram,
         external=TelegramUpdateGuard(),
         aliases=("telegram_bot_notification",),
+    ),
+    "edo_didox": IntegrationSpec(
+        "integrations.edo_didox:DidoxIntegration", custom=EDO_ACTIONS, action_aliases=EDO_ALIASES
+    ),
+    "edo_fakturauz": IntegrationSpec(
+        "integrations.edo_fakturauz:FakturaUzIntegration", custom=EDO_ACTIONS, action_aliases=EDO_ALIASES
     ),
 }
 

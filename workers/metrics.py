@@ -11,6 +11,9 @@ Metrics (docs/operating.md lists which to alert on):
   `gateway_worker_outbound_request_duration_seconds{target}`: every HTTP call the worker makes
   to REGOS (`regos`, `regos_oauth`) and the providers (`eskiz`, `getsms`, `telegram`; else
   `other`); outcome is `2xx`, `3xx`, `4xx`, `429`, `5xx`, `timeout` or `error` (no answer).
+- `gateway_worker_messages_total{provider,outcome}`: SendMessages outcomes per integration key
+  (`eskiz_sms`, `getsms`, ...): `accepted`, `failed`, `unknown`, and `reconciled` / `resent`
+  (earlier unknown outcomes settled by asking the provider / by sending again; also `accepted`).
 
 Exposure: one small HTTP endpoint per worker process, `prometheus_client.start_http_server`
 on `WORKER_METRICS_PORT` (0, the default, turns it off). The gateway runs Celery's *thread*
@@ -81,6 +84,12 @@ CALLS = Counter(
     "HTTP calls to REGOS and the providers by target and outcome",
     ["target", "outcome"],
 )
+MESSAGES = Counter(
+    "gateway_worker_messages",
+    "SendMessages outcomes per provider (integration key): accepted, failed, unknown; reconciled and resent "
+    "count earlier unknown outcomes settled by asking the provider / by sending again (also in accepted)",
+    ["provider", "outcome"],
+)
 CALL_DURATION = Histogram(
     "gateway_worker_outbound_request_duration_seconds",
     "Latency of HTTP calls to REGOS and the providers",
@@ -90,6 +99,12 @@ CALL_DURATION = Histogram(
 
 _started: dict[str, float] = {}  # task id -> perf_counter at prerun (thread pool: GIL-atomic dict ops)
 _state: dict[str, Any] = {"metrics_port": None, "heartbeat": None}
+
+
+def count_messages(provider: str, counts: dict[str, int]) -> None:
+    for outcome, n in counts.items():
+        if n:
+            MESSAGES.labels(provider, outcome).inc(n)
 
 
 # --- task signals -----------------------------------------------------------------------------

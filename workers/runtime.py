@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx2
 from redis.asyncio import Redis
 
+from regos_sdk.client import reconnect_once
 from settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -76,7 +77,11 @@ class _Runtime:
             self._resources = Resources(
                 settings=settings,
                 redis=Redis.from_url(
-                    settings.redis_url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+                    settings.redis_url,
+                    socket_timeout=5,
+                    socket_connect_timeout=5,
+                    health_check_interval=30,
+                    retry=reconnect_once(),
                 ),
                 http=httpx2.AsyncClient(
                     timeout=settings.provider_timeout_seconds,

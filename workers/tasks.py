@@ -11,9 +11,10 @@ from typing import Any
 from celery import Task
 
 import celeryconfig
+from integrations import registry
 from integrations.base import IntegrationBase
 from schemas.envelope import ExternalRequest, TaskEnvelope, WebhookCall
-from workers import messages
+from workers import edo_export, messages, schedule, status_poll
 from workers.app import app
 from workers.execution import execute
 
@@ -22,6 +23,9 @@ async def _run_action(integration: IntegrationBase, envelope: TaskEnvelope) -> A
     if envelope.action == "update_settings":  # REGOS says settings changed: never serve stale ones
         async with integration.ctx.regos() as api:
             await api.integrations.connected_integration_setting.invalidate_cache()
+    spec = registry.INTEGRATIONS[integration.ctx.client]
+    if envelope.action in spec.custom:  # allow-listed by the registry: never an arbitrary attribute
+        return await getattr(integration, envelope.action)(envelope.data)
     method = {
         "connect": integration.connect,
         "disconnect": integration.disconnect,
@@ -41,8 +45,18 @@ async def _handle_external(integration: IntegrationBase, envelope: TaskEnvelope)
 
 @app.task(name=celeryconfig.RUN_ACTION, bind=True)
 def run_action(self: Task, envelope: dict[str, Any]) -> Any:
-    """Connect / Disconnect / Reconnect / UpdateSettings; the ingress may wait for the result."""
+    """Connect / Disconnect / Reconnect / UpdateSettings and integrations' custom actions (EDO)."""
+    if envelope.get("action") == "export_documents":  # one task per invoice, progress under this id
+        return edo_export.fan_out(self, envelope, edo_export_document)
     return execute(self, envelope, _run_action)
+
+
+@app.task(name=celeryconfig.EDO_EXPORT_DOCUMENT, bind=True)
+def edo_export_document(
+    self: Task, envelope: dict[str, Any], bulk_id: str, document_no: int, invoice_id: int
+) -> dict[str, Any]:
+    """One invoice of an EDO ExportDocuments call; the last one stores the parent's result."""
+    return edo_export.export_document(self, envelope, bulk_id, document_no, invoice_id)
 
 
 @app.task(name=celeryconfig.HANDLE_WEBHOOK, bind=True)
@@ -74,3 +88,21 @@ def send_message_chunk(
 ) -> Any:
     """One chunk of a SendMessages call: at most one provider batch, guarded exactly-once."""
     return messages.send_chunk(self, envelope, bulk_id, chunk_no, messages_)
+
+
+@app.task(name=celeryconfig.POLL_SMS_STATUS, bind=True)
+def poll_sms_status(self: Task, envelope: dict[str, Any], request_ids: list[str], attempt: int = 0) -> Any:
+    """Delivery statuses of accepted SMS from a provider that does not call back (GetSMS)."""
+    return status_poll.poll(self, envelope, request_ids, attempt)
+
+
+@app.task(name=celeryconfig.EDO_AUTO_IMPORT, bind=True)
+def edo_auto_import(self: Task) -> list[str]:
+    """Celery beat: enqueue one poll per EDO connected integration with auto-import on."""
+    return schedule.enqueue_polls()
+
+
+@app.task(name=celeryconfig.EDO_POLL_IMPORTS, bind=True)
+def edo_poll_imports(self: Task, envelope: dict[str, Any]) -> Any:
+    """New incoming documents of one EDO connected integration: enqueue their imports."""
+    return schedule.poll(self, envelope)

@@ -51,7 +51,7 @@ CALL_EXAMPLES = {
         "summary": "HandleWebhook",
         "value": {
             "action": "HandleWebhook",
-            "connected_integration_id": "0123456789abcdef0123456789abcdef",
+            "connected_integration_id": "11v5929ba236415hb31346ede021bdi4",
             "event_id": "evt-42",
             "data": {"action": "DocChequeClosed", "data": {"uuid": "c0ffee00-0000-0000-0000-000000000001"}},
         },
@@ -60,13 +60,13 @@ CALL_EXAMPLES = {
         "summary": "SendMessages",
         "value": {
             "action": "SendMessages",
-            "connected_integration_id": "0123456789abcdef0123456789abcdef",
+            "connected_integration_id": "11v5929ba236415hb31346ede021bdi4",
             "data": [{"recipient": "+998 90 123-45-67", "message": "Your order is ready"}],
         },
     },
     "connect": {
         "summary": "Connect (waits up to LIFECYCLE_WAIT_SECONDS)",
-        "value": {"action": "Connect", "connected_integration_id": "0123456789abcdef0123456789abcdef"},
+        "value": {"action": "Connect", "connected_integration_id": "11v5929ba236415hb31346ede021bdi4"},
     },
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -106,11 +106,20 @@ def _answer(payload: dict[str, Any]) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
-def _queued(task_id: str, duplicate: bool) -> Response:
-    result: dict[str, Any] = {"status": "queued", "task_id": task_id}
+def _queued(task_id: str, duplicate: bool, *, handle: bool = False, counts: dict[str, int] | None = None) -> Response:
+    result: dict[str, Any] = {"status": "queued", "task_id": task_id, **(counts or {})}
+    if handle:  # REGOS's EDO methods read the job handle as `scheduler_uuid` (docs.regos.uz /ru/api/edo)
+        result["scheduler_uuid"] = task_id
     if duplicate:
         result["duplicate"] = True
     return _answer({"ok": True, "result": result})
+
+
+def _message_counts(plan: Plan) -> dict[str, int] | None:
+    """SendMessages: the caller sees at once how many items were invalid (details in /tasks)."""
+    if plan.message_count is None:
+        return None
+    return {"accepted_for_sending": plan.message_count, "invalid": len(plan.envelope.data["invalid"])}
 
 
 def _request_id(request: Request) -> str:
@@ -151,17 +160,18 @@ async def call_client(
     if not cid or not _CID.match(cid):
         raise GatewayError(
             400,
-            "connected_integration_id (32 hex characters) is required in the body or the "
+            "connected_integration_id (1-64 letters and digits) is required in the body or the "
             "connected-integration-id header",
         )
     action = canonical_action(call.action)
     if action is None or action not in spec.actions:
         allowed = ", ".join(sorted(spec.actions))
         raise GatewayError(400, f"unknown action {call.action[:64]!r} for {key}; allowed: {allowed}")
+    action = spec.canonical_action(action)
     envelope = TaskEnvelope(
         client=key,
         action=action,
-        connected_integration_id=cid.lower(),
+        connected_integration_id=cid,  # opaque to us: passed on to REGOS exactly as REGOS sent it
         data=call.data,
         event_id=call.event_id,
         occurred_at=call.occurred_at,
@@ -177,11 +187,17 @@ async def call_client(
         plan: Plan = plan_call(spec, envelope, settings)
         published = await enqueue(ingress.publisher, plan, settings)
         log.info("queued %s task_id=%s duplicate=%s", plan.task_name, published.task_id, published.duplicate)
-        if plan.task_name == celeryconfig.RUN_ACTION and settings.lifecycle_wait_seconds > 0:
-            meta = await wait_for_result(ingress.redis, published.task_id, settings.lifecycle_wait_seconds)
+        if plan.task_name == celeryconfig.RUN_ACTION and plan.wait_seconds > 0:
+            meta = await wait_for_result(ingress.redis, published.task_id, plan.wait_seconds)
             if meta is not None:
                 return _answer(lifecycle_answer(meta))
-        return _queued(published.task_id, published.duplicate)
+        background = spec.custom.get(action)
+        return _queued(
+            published.task_id,
+            published.duplicate,
+            handle=bool(background and background.background),
+            counts=_message_counts(plan),
+        )
 
 
 def _external_path(path: str) -> list[str]:
@@ -196,7 +212,7 @@ async def _queue_external(
 ) -> Response:
     settings = ingress.settings
     if cid and not _CID.match(cid):
-        raise GatewayError(400, "connected integration id must be 32 hex characters")
+        raise GatewayError(400, "connected integration id must be 1-64 letters and digits")
     raw = await read_capped(request, settings.max_body_bytes)
     headers = {k.lower(): v for k, v in request.headers.items()}
     query = dict(request.query_params)
@@ -217,7 +233,7 @@ async def _queue_external(
     envelope = TaskEnvelope(
         client=client,
         action="handle_external",
-        connected_integration_id=cid.lower(),
+        connected_integration_id=cid,
         data=external.model_dump(),
         request_id=_request_id(request),
         received_at=time.time(),
@@ -245,7 +261,7 @@ async def external_for_client(
     ingress: IngressDep,
     path: str = "",
 ) -> Response:
-    """Telegram updates, SMS delivery reports. The first path segment, when it is a 32-hex id,
+    """Telegram updates, SMS delivery reports. The first path segment, when it has the id form,
     names the connected integration. Callbacks of integrations with a guard are verified
     without I/O (forged → 403, never queued); provider ids (Telegram `update_id`) deduplicate."""
     key, spec = _spec(client)

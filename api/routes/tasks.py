@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from api.calls import RESULT_KEY_PREFIX
 from api.deps import OperatorDep, RedisDep
 from api.errors import GatewayError
+from integrations.sms import held
 from schemas.envelope import CONNECTED_INTEGRATION_ID
 from workers import bulk
 from workers.publish import TASK_INDEX_PREFIX, TASK_RECORD_PREFIX
@@ -84,6 +85,9 @@ async def get_task(task_id: Annotated[str, Query(max_length=100)] | str, _: Oper
         if view["state"] not in ("SUCCESS", "FAILURE"):
             view["state"] = "PROGRESS"
             view["progress"] = {"done": progress["done"], "total": progress["total"]}
+    held_record = await held.load(redis, task_id)
+    if held_record is not None:  # unknown outcomes waiting for an operator (POST /admin/held/{id}/resend)
+        view["held"] = held.public_view(held_record)
     return view
 
 

@@ -5,6 +5,16 @@ send-batch carries our `user_sms_id`, which delivery reports echo back). `user_s
 hash of the message's effect id, so a retried chunk sends the same ids; `dispatch_id` is a
 stable number derived from the chunk id. Exactly-once per message: `integrations.sms.dispatch`.
 
+Reconcile, then send: when an earlier attempt's batch has an unknown outcome (the worker died or
+timed out after the request left), the chunk first asks Eskiz what it holds for the chunk's
+`dispatch_id` (`get-user-messages-by-dispatch`), marks those messages sent (Eskiz's request and
+message ids go into their status rows, so delivery reports still match by `user_sms_id`) and
+sends only the rest. If Eskiz cannot answer, the chunk is retried with backoff; nothing is
+resent blind.
+
+Connect logs in live (wrong credentials → `ok: false` with Eskiz's own words) and reads the
+balance (`user/get-limit`).
+
 Tokens: see `integrations.eskiz_sms.tokens`. On HTTP 401 the cached token is dropped (only if
 it is still the one that failed), the integration logs in again once and retries the call
 once; a second 401 is a PermanentError.
@@ -18,13 +28,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 from integrations.base import SmsIntegrationBase
 from integrations.errors import IntegrationError, PermanentError, TransientError
 from integrations.eskiz_sms.client import DEFAULT_SENDER, MAX_BATCH, BatchItem, EskizClient
-from integrations.eskiz_sms.tokens import TokenCache
+from integrations.eskiz_sms.tokens import CachedToken, TokenCache
 from integrations.guards import SIGNATURE_PARAM, SMS_CALLBACK_PURPOSE
 from integrations.signing import derive_token
 from integrations.sms import status
@@ -41,6 +52,7 @@ from schemas.envelope import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 REQUIRED = ("ESKIZ_EMAIL", "ESKIZ_PASSWORD")
 MAX_REPORTS_PER_CALL = 1000
@@ -73,7 +85,39 @@ class EskizSmsIntegration(SmsIntegrationBase):
         return IntegrationSuccessResponse(result={"status": ok_status})
 
     async def connect(self) -> IntegrationResult:
-        return await self._check("connected")
+        checked = await self._check("connected")
+        if not checked.ok:
+            return checked
+        values = await self.settings_map()
+        email, password = setting(values, "ESKIZ_EMAIL") or "", setting(values, "ESKIZ_PASSWORD") or ""
+        eskiz = self._client()
+        try:
+            token = await eskiz.login(email, password)
+        except ProviderCallError as exc:
+            error = self._login_error(exc)
+            if isinstance(error, PermanentError):  # Eskiz refused the credentials: say so, in its words
+                said = exc.text if isinstance(exc, ProviderHTTPError) else str(exc)
+                return IntegrationErrorResponse.of(
+                    400,
+                    f"eskiz_sms: Eskiz refused the login: {said} (check ESKIZ_EMAIL / ESKIZ_PASSWORD)",
+                )
+            raise error from None
+        await TokenCache(self.ctx.redis, self.ctx.settings.secret_key, self.cid, email, password).put(token)
+        result: dict[str, Any] = {"status": "connected"}
+        try:
+            balance = await eskiz.balance(token)
+        except ProviderCallError as exc:  # optional: the login already proved the credentials
+            log.info("%s: balance not read: %s", self.label, exc)
+        else:
+            if balance is not None:
+                result["balance"] = balance
+                if balance <= 0:
+                    result["warning"] = "the Eskiz balance is empty: messages will be refused until it is topped up"
+        return IntegrationSuccessResponse(result=result)
+
+    def _client(self) -> EskizClient:
+        settings = self.ctx.settings
+        return EskizClient(self.ctx.http, settings.eskiz_base_url, timeout=settings.provider_timeout_seconds)
 
     async def update_settings(self) -> IntegrationResult:
         return await self._check("settings updated")
@@ -111,8 +155,9 @@ class EskizSmsIntegration(SmsIntegrationBase):
         email, password = setting(values, "ESKIZ_EMAIL") or "", setting(values, "ESKIZ_PASSWORD") or ""
         sender = setting(values, "ESKIZ_NICKNAME") or DEFAULT_SENDER
         callback_url = self.callback_url(values)
-        eskiz = EskizClient(self.ctx.http, settings.eskiz_base_url, timeout=settings.provider_timeout_seconds)
+        eskiz = self._client()
         tokens = TokenCache(self.ctx.redis, settings.secret_key, self.cid, email, password)
+        dispatch_id = dispatch_id_for(chunk_id)
 
         async def login() -> str:
             try:
@@ -120,30 +165,44 @@ class EskizSmsIntegration(SmsIntegrationBase):
             except ProviderCallError as exc:  # a login has no side effect: any failure is "not sent"
                 raise self._login_error(exc) from None
 
-        async def send(pending: list[Pending]) -> str | None:
-            items = [BatchItem(user_sms_id_for(p.effect_id), p.message.recipient, p.message.message) for p in pending]
+        async def with_token(what: str, call: Callable[[str], Awaitable[T]]) -> T:
+            """`call(token)`; on HTTP 401 log in again once and retry once (401 = not acted)."""
+            cached: CachedToken
             cached, _ = await tokens.obtain(login, wait=settings.provider_timeout_seconds)
             for attempt in (1, 2):
                 try:
-                    answer = await eskiz.send_batch(
-                        cached.token,
-                        items,
-                        sender=sender,
-                        dispatch_id=dispatch_id_for(chunk_id),
-                        callback_url=callback_url,
-                    )
-                    return str(answer["id"]) if answer.get("id") not in (None, "") else None
+                    return await call(cached.token)
                 except ProviderHTTPError as exc:
                     if exc.status != 401:
                         raise
-                    if attempt == 2:  # 401 means "not sent": the dispatcher releases the claims
+                    if attempt == 2:
                         raise PermanentError(
-                            f"{self.label}: eskiz send-batch: HTTP 401 again after a fresh login: {exc.text}"
+                            f"{self.label}: eskiz {what}: HTTP 401 again after a fresh login: {exc.text}"
                         ) from None
                     log.info("%s: token rejected (HTTP 401), logging in again", self.label)
                     await tokens.drop_if_same(cached)
                     cached, _ = await tokens.obtain(login, wait=settings.provider_timeout_seconds, stale=cached)
             raise AssertionError("unreachable")
+
+        async def send(pending: list[Pending]) -> str | None:
+            items = [BatchItem(user_sms_id_for(p.effect_id), p.message.recipient, p.message.message) for p in pending]
+
+            async def call(token: str) -> str | None:
+                answer = await eskiz.send_batch(
+                    token, items, sender=sender, dispatch_id=dispatch_id, callback_url=callback_url
+                )
+                return str(answer["id"]) if answer.get("id") not in (None, "") else None
+
+            return await with_token("send-batch", call)
+
+        async def reconcile(unknown: list[Pending]) -> dict[str, str | None]:
+            wanted = {user_sms_id_for(p.effect_id): p for p in unknown}
+            rows = await with_token(
+                "get-user-messages-by-dispatch", lambda t: eskiz.messages_by_dispatch(t, dispatch_id)
+            )
+            held = [r for r in rows if str(r.get("user_sms_id") or "") in wanted]
+            await self._record_held(held)
+            return {wanted[str(r["user_sms_id"])].effect_id: str(r["user_sms_id"]) for r in held}
 
         result = await send_exactly_once(
             redis=self.ctx.redis,
@@ -154,10 +213,29 @@ class EskizSmsIntegration(SmsIntegrationBase):
             effect_id=self.effect_id,
             send=send,
             provider_id=lambda p, request_id: user_sms_id_for(p.effect_id),
+            reconcile=reconcile,
+            deduplicates_by_id=type(self).deduplicates_by_id,
+            announces_start=True,
+            claim_lease=settings.task_time_limit_seconds,
         )
         await self._record_statuses(result.accepted, "waiting", result.request_id)
         await self._record_statuses(result.unknown, "unknown", None)
         return result.outcomes
+
+    async def _record_held(self, rows: list[dict[str, Any]]) -> None:
+        """Status rows for messages a reconciliation found at Eskiz: its ids and its status."""
+        for row in rows:
+            report = {
+                "user_sms_id": row.get("user_sms_id"),
+                "status": row.get("status") or "waiting",
+                "request_id": row.get("request_id"),
+                "message_id": row.get("id"),
+                "phone_number": row.get("to"),
+            }
+            try:
+                await status.apply_report(self.ctx.redis, self.cid, report, ttl=self.ctx.settings.pii_retention_seconds)
+            except Exception as exc:  # the ledger is what prevents a resend; a status row is secondary
+                log.warning("%s: could not record a reconciled status: %s", self.label, type(exc).__name__)
 
     async def _record_statuses(self, pending: list[Pending], state: str, request_id: str | None) -> None:
         if not pending:

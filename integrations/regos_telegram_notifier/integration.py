@@ -3,14 +3,17 @@
 Webhooks (`DocChequeClosed`, `DocChequeCanceled`, `DocSessionOpened`, `DocSessionClosed`):
 settings come from REGOS (`BOT_TOKEN`, `CHAT_IDS`, `CHEQUE_NOTIFICATION`, `STOCK_IDS`), the
 document from the SDK, and one HTML message goes to every subscriber through
-`integrations.telegram.sender` (rate-limited, exactly-once per (event, chat)). With `STOCK_IDS`
-set, the document's stock is resolved (cheque → cash session → operating cash → stock); if it
+`integrations.telegram.sender` (rate-limited; at least once per (event, chat): after a crash
+mid-send it is sent again, and `resent` counts those possible duplicates). With `STOCK_IDS` set,
+the document's stock is resolved (cheque → cash session → operating cash → stock); if it
 cannot be, the event fails with PermanentError rather than reaching every stock's subscribers.
 Blocked / deleted chats are removed from `CHAT_IDS` and migrated groups replaced (serialized
 read-modify-write, see `subscriptions`).
 
 Telegram updates arrive on `/clients/regos_telegram_notifier/external/{cid}` (the ingress checks
-the secret token and dedupes by update_id): `/start` subscribes the chat, `/stop` unsubscribes it.
+the secret token and dedupes by update_id): `/start` subscribes the chat, `/stop` unsubscribes it;
+every other update kind (edited_message, channel_post, callback_query, ...) is ignored with an ok
+result. `Connect` refuses a PUBLIC_BASE_URL Telegram would refuse before calling it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from integrations.signing import derive_token
 from integrations.telegram.bot_api import BotAPI, TelegramAPIError, TelegramTransportError, token_fingerprint
 from integrations.telegram.sender import Delivery, DeliveryResult, TelegramSender
 from integrations.telegram.text import PARSE_MODE
+from integrations.telegram.updates import Update, parse_update
+from integrations.telegram.webhook import secret_token_problem, webhook_url_problem
 from logconfig import register_secret
 from regos_sdk import RegosAPI
 from schemas.api.references.operating_cash import Stock
@@ -86,22 +91,37 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
         return f"{self.ctx.settings.require_public_base_url()}/clients/{self.key}/external/{self.cid}"
 
     def webhook_secret(self) -> str:
-        return derive_token(self.ctx.settings.secret_key, TELEGRAM_WEBHOOK_PURPOSE, self.cid)
+        """Derived, never stored; must fit setWebhook's `secret_token` rule (see telegram.webhook)."""
+        secret = derive_token(self.ctx.settings.secret_key, TELEGRAM_WEBHOOK_PURPOSE, self.cid)
+        problem = secret_token_problem(secret)
+        if problem is not None:  # a change to derive_token must never reach Telegram as a 400
+            raise PermanentError(f"{self.label}: {problem}")
+        return secret
 
     # --- lifecycle -----------------------------------------------------------------------
     async def connect(self) -> IntegrationResult:
+        """Checks PUBLIC_BASE_URL against Telegram's webhook rules (no call), then the token
+        live (`getMe`), then registers the webhook; Telegram's own words when it refuses."""
         try:
             config = await self._config()
             url = self.webhook_url()
         except (SettingsError, MissingSettingError) as exc:
             return IntegrationErrorResponse.of(400, str(exc))
+        problem = webhook_url_problem(url)
+        if problem is not None:
+            return IntegrationErrorResponse.of(
+                400, f"{self.label}: PUBLIC_BASE_URL cannot receive Telegram updates: {problem}"
+            )
+        secret = self.webhook_secret()
         bot = self._bot(config.bot_token)
         try:
             me = await bot.get_me()
-            await bot.set_webhook(url, secret_token=self.webhook_secret())
+            await bot.set_webhook(url, secret_token=secret)
         except TelegramAPIError as exc:
             if exc.unauthorized:
-                return IntegrationErrorResponse.of(401, f"Telegram rejected BOT_TOKEN: {exc.description}")
+                return IntegrationErrorResponse.of(
+                    401, f"{self.label}: Telegram rejected BOT_TOKEN ({exc.method}): {exc.description}"
+                )
             if exc.server_side or exc.retry_after is not None:
                 raise TransientError(f"{self.label}: {exc}", retry_after=exc.retry_after) from None
             return IntegrationErrorResponse.of(400, f"{self.label}: {exc}")
@@ -249,20 +269,14 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
 
     # --- Telegram updates ----------------------------------------------------------------
     async def handle_external(self, request: ExternalRequest) -> IntegrationResult:
-        body = request.body if isinstance(request.body, dict) else {}
-        update_id = body.get("update_id")
-        member = body.get("my_chat_member")
-        if isinstance(member, dict):
-            return await self._membership(member)
-        message = body.get("message")
-        if not isinstance(message, dict):
-            return IntegrationSuccessResponse(result={"status": "ignored"})
-        chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
-        chat_id = str(chat.get("id", "")).strip()
-        text = message.get("text") if isinstance(message.get("text"), str) else ""
-        command = text.strip().split(maxsplit=1)[0].split("@", 1)[0].lower() if text.strip() else ""
-        if command not in ("/start", "/stop") or not chat_id.lstrip("-").isdigit():
-            return IntegrationSuccessResponse(result={"status": "ignored"})
+        """`/start`, `/stop` and the bot's own membership; every other update kind is ignored (ok)."""
+        update = parse_update(request.body)
+        if update.kind == "my_chat_member":
+            return await self._membership(update)
+        command = update.command if update.kind == "message" else ""
+        if command not in ("/start", "/stop") or update.chat_id is None:
+            return IntegrationSuccessResponse(result={"status": "ignored", "update": update.kind})
+        chat_id = update.chat_id
         values = await self._values()
         token = (values.get(BOT_TOKEN) or "").strip()
         if not token:
@@ -275,7 +289,11 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
             before, _ = await subs.edit_chat_ids(self.ctx, subs.remove(chat_id), label=self.label)
             status = "unsubscribed" if chat_id in before else "not subscribed"
             reply = fmt.UNSUBSCRIBED
-        ref = str(update_id) if isinstance(update_id, int) else hashlib.sha256(repr(body).encode()).hexdigest()[:16]
+        ref = (
+            str(update.update_id)
+            if update.update_id is not None
+            else hashlib.sha256(repr(request.body).encode()).hexdigest()[:16]
+        )
         results = await self._sender(token).deliver([Delivery(f"tg:{self.cid}:upd:{ref}:{chat_id}", chat_id, reply)])
         error = TelegramSender.transient_error(self.label, results)
         if error is not None:
@@ -284,13 +302,11 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
             result={"status": status, "chat": mask(chat_id), "replied": results[0].delivered}
         )
 
-    async def _membership(self, member: dict[str, Any]) -> IntegrationResult:
+    async def _membership(self, update: Update) -> IntegrationResult:
         """The bot was blocked / removed from a chat: drop it from CHAT_IDS right away."""
-        chat = member.get("chat") if isinstance(member.get("chat"), dict) else {}
-        new = member.get("new_chat_member") if isinstance(member.get("new_chat_member"), dict) else {}
-        chat_id = str(chat.get("id", "")).strip()
-        if new.get("status") not in _LEFT or not chat_id.lstrip("-").isdigit():
-            return IntegrationSuccessResponse(result={"status": "ignored"})
+        chat_id = update.chat_id
+        if update.member_status not in _LEFT or chat_id is None:
+            return IntegrationSuccessResponse(result={"status": "ignored", "update": update.kind})
         before, _ = await subs.edit_chat_ids(self.ctx, subs.remove(chat_id), label=self.label)
         status = "unsubscribed" if chat_id in before else "not subscribed"
         return IntegrationSuccessResponse(result={"status": status, "chat": mask(chat_id)})
@@ -320,12 +336,16 @@ def _outcome(message: OutgoingMessage, result: DeliveryResult) -> MessageOutcome
         status=status,  # type: ignore[arg-type]
         provider_id=result.message_id,
         error=None if status == "accepted" else result.error,
+        resolution="resent" if result.resent else None,  # an earlier unknown, sent again: maybe twice
     )
 
 
 def _counts(results: list[DeliveryResult]) -> dict[str, int]:
-    counts = {"subscribers": len(results), "sent": 0, "already_sent": 0, "failed": 0, "unknown": 0}
+    """`resent`: of `sent`, those sent again after an attempt whose outcome was unknown (each may
+    have reached the chat twice)."""
+    counts = {"subscribers": len(results), "sent": 0, "already_sent": 0, "failed": 0, "unknown": 0, "resent": 0}
     for r in results:
         key = {"sent": "sent", "duplicate": "already_sent", "unknown": "unknown"}.get(r.status, "failed")
         counts[key] += 1
+        counts["resent"] += r.resent
     return counts

@@ -7,13 +7,20 @@ A provider call ends in exactly one of:
   the provider may have acted, so the caller must not resend;
 - `ProviderHTTPError`: the provider answered non-2xx and did not act.
 
+A call made with `effect=True` (one that makes the provider act: a send) first awaits the
+hook installed with `on_effect_request` for the running task: `integrations.sms.dispatch` uses it
+to mark the ledger `started` just before the request leaves, so work cancelled earlier (e.g.
+while waiting for a token) is released, not reported unknown.
+
 Request bodies are never logged or put into errors (they hold passwords and phone numbers);
 provider answers are truncated and scrubbed of the secrets the caller names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import httpx2
@@ -30,6 +37,19 @@ _NOT_SENT = (
     httpx2.UnsupportedProtocol,
     httpx2.ProxyError,
 )
+
+
+_effect_hook: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar("sms_effect_hook", default=None)
+
+
+@contextmanager
+def on_effect_request(hook: Callable[[], Awaitable[None]]) -> Iterator[None]:
+    """Within this block (this asyncio task), `hook()` runs before every `call(..., effect=True)`."""
+    token = _effect_hook.set(hook)
+    try:
+        yield
+    finally:
+        _effect_hook.reset(token)
 
 
 class ProviderCallError(Exception):
@@ -107,10 +127,14 @@ async def call(
     *,
     timeout_seconds: float,
     secrets: Iterable[str | None] = (),
+    effect: bool = False,
     **kwargs: Any,
 ) -> httpx2.Response:
     """One request, classified as described in the module docstring."""
     secrets = tuple(secrets)
+    hook = _effect_hook.get() if effect else None
+    if hook is not None:
+        await hook()
     try:
         response = await http.request(method, url, timeout=timeout_seconds, **kwargs)
     except _NOT_SENT as exc:

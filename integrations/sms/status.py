@@ -21,7 +21,12 @@ from redis.asyncio import Redis
 from integrations.messages import mask
 
 PREFIX = "gw:sms:status:"
-FINAL_STATUSES = frozenset({"DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "FAILED"})
+# Both levels and spellings occur (shared/docs/providers.md "Eskiz"): message-level DELIVERED / REJECTED,
+# part-level (SMSC) DELIVRD, UNDELIV/UNDELIVERABLE, EXPIRED, REJECTD, DELETED. Unknown names are stored
+# as intermediate: never refused, never allowed to overwrite a final one.
+FINAL_STATUSES = frozenset(
+    {"DELIVRD", "DELIVERED", "UNDELIV", "UNDELIVERABLE", "EXPIRED", "REJECTD", "REJECTED", "DELETED", "FAILED"}
+)
 
 # KEYS[1] status key; ARGV: ttl, is_final ("1"/"0"), status, status_date, then field/value pairs.
 _WRITE = """

@@ -14,11 +14,21 @@ time limit) are slept; a longer wait *defers* the delivery: its claim is release
 raises `TransientError(retry_after=...)` once every other chat was served, so the task retries
 and the ledger skips what was already sent.
 
-Exactly-once: every part of every delivery is an `EffectLedger` effect (`effect_id`, or
-`effect_id:n` for the parts of a split text). claim → send → mark_sent (with message_id) /
-release (Telegram refused or the connection was never made) / mark_unknown (no answer after the
-request left). A claim found `sent` counts as delivered without resending; `inflight`/`unknown`
-yields status `unknown`, never a second send.
+At least once, duplicates bounded. Every part of every delivery is an `EffectLedger` effect
+(`effect_id`, or `effect_id:n` for the parts of a split text): claim → mark_started (the request
+leaves) → mark_sent (with message_id) / release (Telegram refused, the connection was never made,
+or the work was cancelled before the request left) / mark_unknown (no answer after the request
+left, or cancelled while waiting for it). What a later attempt finds:
+- `sent` → delivered, not resent;
+- `claimed`, or `started` younger than the task time limit → another attempt is working on it
+  (no attempt outlives that limit): deferred, the task retries later; an older `claimed` one is
+  taken over by the ledger's lease (that attempt died before sending) and sent normally;
+- `unknown`, or `started` older than the limit (the worker died mid-send) → the outcome is
+  unknown. Telegram offers no way to ask whether a message arrived, and a lost notification is
+  worse than a repeated one, so it is SENT AGAIN, under a resend effect `effect_id#resendN`
+  claimed the same way: each crash or lost answer adds at most one duplicate per (chat, part),
+  and after `MAX_RESENDS` the delivery is reported `unknown`. Resends are counted
+  (`DeliveryResult.resent`, metric `gateway_telegram_resent_total`).
 
 Per chat, deliveries run in order, one after the other; chats run concurrently (`concurrency`).
 Telegram answers handled here: 429 → wait and retry that chat only; `migrate_to_chat_id` → resend
@@ -37,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import httpx2
+from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from integrations.errors import PermanentError, TransientError
@@ -58,6 +69,12 @@ GROUP_BURST = 5
 MAX_INLINE_WAIT = 5.0
 MAX_429_PER_PART = 3
 PREFIX = "gw:tg:"
+MAX_RESENDS = 3  # resends of one part whose outcome is unknown; each is one possible duplicate
+
+RESENT = Counter(
+    "gateway_telegram_resent",
+    "Telegram messages sent again because an earlier attempt's outcome was unknown (possible duplicates)",
+)
 
 Status = Literal["sent", "duplicate", "unknown", "failed", "deferred"]
 
@@ -83,6 +100,7 @@ class DeliveryResult:
     migrated_to: str | None = None
     retry_after: float | None = None
     plain_fallback: bool = False
+    resent: bool = False  # sent again after an attempt whose outcome was unknown: may be a duplicate
 
     @property
     def delivered(self) -> bool:
@@ -106,11 +124,41 @@ class _Chat:
     plain_fallback: bool = False
 
 
+@dataclass
+class _Claim:
+    """One part's ledger claim. `mine`: this attempt sends and records under `effect_ids`
+    (first the id it claimed, then the original one when it is a resend); `busy`: another live
+    attempt holds it; `unknown`: every resend was spent."""
+
+    state: Literal["mine", "sent", "busy", "unknown"]
+    effect_ids: list[str] = field(default_factory=list)
+    resend: bool = False
+    provider_id: str | None = None
+
+
+@dataclass
+class _Progress:
+    """The part being sent: its claimed effect id, and whether its request may have left
+    (decides release vs. unknown when the attempt ends without an answer)."""
+
+    effect_id: str
+    request_left: bool = False
+
+
 class _Deferred(Exception):
     def __init__(self, wait: float | None, reason: str) -> None:
         super().__init__(reason)
         self.wait = wait
         self.reason = reason
+
+
+def _live(record: dict, lease: float) -> bool:
+    """A `claimed` / `started` record its attempt may still be working on (younger than `lease`).
+    `unknown` was written by an attempt that ended; records without `at` are from older code."""
+    if record.get("state") not in ("claimed", "started"):
+        return False
+    at = record.get("at")
+    return isinstance(at, int | float) and time.time() - at < lease
 
 
 def plan_parts(delivery: Delivery) -> list[_Part]:
@@ -162,7 +210,8 @@ class TelegramSender:
 
     # --- public ----------------------------------------------------------------------------
     async def deliver(self, deliveries: Sequence[Delivery]) -> list[DeliveryResult]:
-        """Deliver each item at most once; results in input order. Raises PermanentError if
+        """Deliver each item (again, if an earlier attempt's outcome is unknown); results in input
+        order. Raises PermanentError if
         Telegram rejects the bot token (no claim is left behind)."""
         by_chat: dict[str, list[int]] = {}
         for n, d in enumerate(deliveries):
@@ -206,45 +255,84 @@ class TelegramSender:
             )
         parts = plan_parts(delivery)
         first_id: str | None = None
-        fresh = False
+        fresh = resent = False
         for n, part in enumerate(parts):
             eid = delivery.effect_id if len(parts) == 1 else f"{delivery.effect_id}:{n}"
-            previous = (await self.ledger.claim([eid])).get(eid)
-            if previous:
-                if previous.get("state") == "sent":
-                    first_id = first_id or previous.get("provider_id")
-                    continue
+            claim = await self._claim(eid)
+            if claim.state == "sent":
+                first_id = first_id or claim.provider_id
+                continue
+            if claim.state == "busy":
+                reason = "another attempt is sending this message now"
+                chat.deferred, chat.deferred_reason = 0.0, reason
+                return self._result(delivery, chat, "deferred", first_id, error=reason)
+            if claim.state == "unknown":
                 return self._result(
                     delivery,
                     chat,
                     "unknown",
                     first_id,
-                    error=f"an earlier attempt's outcome is unknown ({previous.get('state')})",
+                    error=f"sent {MAX_RESENDS} more times after attempts whose outcome is unknown; not sent again",
                 )
+            progress = _Progress(claim.effect_ids[0])
+            mine = [progress.effect_id]
             try:
-                message_id = await self._send_part(chat, part)
+                message_id = await self._send_part(chat, part, progress)
             except _Deferred as exc:
-                await self.ledger.release([eid])
+                await self.ledger.release(mine)
                 chat.deferred, chat.deferred_reason = exc.wait or 0.0, exc.reason
                 return self._result(delivery, chat, "deferred", first_id, error=exc.reason, retry_after=exc.wait)
             except TelegramTransportError as exc:
-                if exc.maybe_sent:
-                    await self.ledger.mark_unknown([eid], "no answer from Telegram")
-                    return self._result(delivery, chat, "unknown", first_id, error=str(exc))
-                await self.ledger.release([eid])
+                if exc.maybe_sent:  # Telegram may hold it: the retry sends it again (at least once)
+                    await self.ledger.mark_unknown(mine, "no answer from Telegram")
+                else:
+                    await self.ledger.release(mine)
                 chat.deferred, chat.deferred_reason = 0.0, str(exc)
                 return self._result(delivery, chat, "deferred", first_id, error=str(exc))
             except TelegramAPIError as exc:
-                await self.ledger.release([eid])
+                await self.ledger.release(mine)
                 return self._api_failure(delivery, chat, first_id, exc)
-            except Exception:  # e.g. Redis failed before the call: nothing was sent
-                await self.ledger.release([eid])
+            except BaseException as exc:
+                # Cancelled (the task's time limit) or a failure of our own (Redis): nothing left →
+                # free for the retry; a request on the wire → unknown, so the retry resends it.
+                if progress.request_left:
+                    await self.ledger.mark_unknown(mine, f"attempt ended mid-send ({type(exc).__name__})")
+                else:
+                    await self.ledger.release(mine)
                 raise
-            # CancelledError is left alone: the claim stays `inflight`, later attempts report `unknown`.
-            await self.ledger.mark_sent([eid], message_id)
+            await self.ledger.mark_sent(claim.effect_ids, message_id)
             fresh = True
+            if claim.resend:
+                resent = True
+                RESENT.inc()
+                log.warning(
+                    "%s: resent to chat %s after an attempt whose outcome is unknown (possible duplicate)",
+                    self.label,
+                    mask(chat.chat_id),
+                )
             first_id = first_id or message_id
-        return self._result(delivery, chat, "sent" if fresh else "duplicate", first_id)
+        return self._result(delivery, chat, "sent" if fresh else "duplicate", first_id, resent=resent)
+
+    async def _claim(self, effect_id: str) -> _Claim:
+        """Claim a part, or the next resend slot of a part whose outcome is unknown."""
+        lease = float(self.settings.task_time_limit_seconds)  # no attempt runs longer
+        previous = (await self.ledger.claim([effect_id], lease=lease)).get(effect_id)
+        if previous is None:
+            return _Claim("mine", [effect_id])
+        if previous.get("state") == "sent":
+            return _Claim("sent", provider_id=previous.get("provider_id"))
+        if _live(previous, lease):
+            return _Claim("busy")
+        for n in range(1, MAX_RESENDS + 1):
+            resend_id = f"{effect_id}#resend{n}"
+            record = (await self.ledger.claim([resend_id], lease=lease)).get(resend_id)
+            if record is None:
+                return _Claim("mine", [resend_id, effect_id], resend=True)
+            if record.get("state") == "sent":
+                return _Claim("sent", provider_id=record.get("provider_id"))
+            if _live(record, lease):
+                return _Claim("busy")
+        return _Claim("unknown")
 
     def _result(
         self, delivery: Delivery, chat: _Chat, status: Status, message_id: str | None, **kw: object
@@ -295,11 +383,14 @@ class TelegramSender:
         except WaitTooLong as exc:
             raise _Deferred(exc.wait, f"rate limit: next slot in {exc.wait:.1f}s") from None
 
-    async def _send_part(self, chat: _Chat, part: _Part) -> str | None:
+    async def _send_part(self, chat: _Chat, part: _Part, progress: _Progress) -> str | None:
         limited = 0
         migrated = False
         while True:
             await self._wait_turn(chat.chat_id)
+            if not progress.request_left:
+                await self.ledger.mark_started([progress.effect_id])
+                progress.request_left = True
             try:
                 if part.photo:
                     result = await self.api.send_photo(
@@ -308,6 +399,7 @@ class TelegramSender:
                 else:
                     result = await self.api.send_message(chat.chat_id, part.text, parse_mode=part.parse_mode)
             except TelegramAPIError as exc:
+                progress.request_left = False  # Telegram answered: it did not take this request
                 if exc.retry_after is not None:
                     await self.cooldown.set(self._chat_key(chat.chat_id), exc.retry_after)
                     limited += 1

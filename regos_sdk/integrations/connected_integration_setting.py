@@ -18,7 +18,6 @@ from redis.exceptions import RedisError
 from regos_sdk.client import KEY_PREFIX, secret_box
 from regos_sdk.redis_kit import InvalidToken, SecretBox
 from regos_sdk.service import Service
-from schemas.api.base import EditResult
 from schemas.api.integrations.connected_integration_setting import Setting, SettingEdit, SettingGetRequest
 
 log = logging.getLogger("regos_sdk.api")
@@ -63,14 +62,19 @@ class ConnectedIntegrationSettingService(Service):
         request = SettingGetRequest(connected_integration_id=self.cid, firm_id=firm_id)
         return await self.api.call(self.GET, request, list[Setting])
 
-    async def edit(self, items: Sequence[SettingEdit | Mapping[str, Any]]) -> EditResult:
-        """Write settings; `connected_integration_id` defaults to this facade's. Drops the cache."""
+    async def edit(self, items: Sequence[SettingEdit | Mapping[str, Any]]) -> None:
+        """Write settings; `connected_integration_id` defaults to this facade's. Drops the cache.
+
+        REGOS answers `{"ok": true, "result": null}`: the method has no output (docs.regos.uz,
+        ConnectedIntegrationSetting/Edit; shared/docs/regos-contract.md §1). `ok: true` is success;
+        `ok: false` raises `RegosAPIError`.
+        """
         rows = [
             item if isinstance(item, SettingEdit) else SettingEdit(**{"connected_integration_id": self.cid, **item})
             for item in items
         ]
         try:
-            return await self.api.call(self.EDIT, rows, EditResult, idempotent=True)
+            await self.api.call(self.EDIT, rows, idempotent=True)
         finally:
             # Even a failed edit may have been applied: never serve a possibly stale map.
             await self.invalidate_cache()

@@ -23,7 +23,12 @@ class ReadModel(BaseModel):
 
 
 class EditResult(ReadModel):
-    """The usual answer of `*/Add`, `*/Edit`, `*/Delete` methods."""
+    """The usual answer of `*/Add`, `*/Edit`, `*/Delete` methods (those that have an output at all).
 
-    row_affected: int = 0
-    ids: list[int] | None = None
+    shared/docs/regos-contract.md §1: `{row_affected?, ids?}`, and an element of `ids` may be
+    null (a row REGOS did not create or change). Methods without output (e.g.
+    `ConnectedIntegrationSetting/Edit`) answer `result: null` and are not validated as this.
+    """
+
+    row_affected: int | None = None
+    ids: list[int | None] | None = None

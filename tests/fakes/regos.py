@@ -7,14 +7,26 @@
         ... RegosAPI(cid, settings=settings) ...
         assert fake.token_requests == 1
 
-Endpoints
-- `POST /oauth/token` (form `grant_type=client_credentials`, `client_id`, `client_secret`) →
-  `{"access_token": "tok-<n>", "expires_in": fake.token_expires_in}`; wrong credentials → 401.
-- `POST /gateway/out/{cid}/v1/{Area}/{Verb}` needs `Authorization: Bearer <a valid token>` (401
-  otherwise). Methods: ConnectedIntegration/Get, ConnectedIntegrationSetting/Get and /Edit,
-  DocCheque/Get, DocCashSession/Get, OperatingCash/Get. Lists honour `limit` (default 100) and
-  `offset` and carry `next_offset` while rows remain, plus `total`. Unknown methods answer
-  `{"ok": false, "result": {"error": 404, "description": "Method X not found"}}` with HTTP 200.
+Endpoints (strict: refuses what REGOS refuses; each behaviour cites its source where it is coded)
+- `POST /oauth/token`: form-encoded and labelled `application/x-www-form-urlencoded`, fields
+  `grant_type=client_credentials`, `client_id`, `client_secret` → `{"access_token": "tok-<n>",
+  "token_type": "Bearer", "expires_in": fake.token_expires_in}`. Another Content-Type or a missing
+  grant_type → 400 `invalid_request`; another grant type → 400 `unsupported_grant_type`; wrong
+  client credentials → 401 `invalid_client` (RFC 6749 §5.2).
+- `POST /gateway/out/{cid}/v1/{Area}/{Verb}` exactly (any other path or HTTP method → 404). Needs
+  `Authorization: Bearer <a token this fake issued>` (401 otherwise) and a JSON body labelled
+  `Content-Type: application/json` (415 otherwise). Unknown method names answer in-band
+  `{"ok": false, "result": {"error": 404, "description": "Method X not found"}}` with HTTP 200;
+  request fields are checked per method (unknown field, missing required field, wrong type →
+  in-band error 400). Lists honour `limit` (default 100) and `offset`, carry `total` and, while
+  rows remain, `next_offset`. `ConnectedIntegrationSetting/Edit` answers `result: null`.
+
+Extending (e.g. tests/fakes/regos_edo.py): `FakeRegos.register_method("DocInvoice/Get", handler)`
+with `handler(fake, cid, body) -> result`. The handler runs with `fake.lock` held; it validates
+the body with `check_object(method, body, {"field": type, "ids": [int]}, required=(...))`, returns
+the `result` (any JSON value; `None` → `"result": null`) or `fake.page(rows, body)` for a list,
+and raises `InBandError(code, description)` for an `{"ok": false, ...}` answer. Keep per-fake
+state in attributes the handler sets up itself (`fake.__dict__.setdefault("invoices", {})`).
 
 State (plain dicts, guard with `fake.lock` when mutating directly): `connected_integrations`
 (cid → row), `settings` (cid → {key: value}), `cheques` (uuid → row), `sessions` (uuid → row),
@@ -29,17 +41,52 @@ Standalone: `python -m tests.fakes.regos --port 8090 [--seed]`.
 from __future__ import annotations
 
 import itertools
+import re
 import socket
 import time
 import uuid as uuidlib
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from tests.fakes.base import FakeServer, Recorded, Reply
 
 GATEWAY_PREFIX = "/gateway/out/"
+# shared/docs/regos-contract.md §1: POST {base}/gateway/out/{cid}/v1/{Method}, Method = "Area/Verb".
+GATEWAY_PATH = re.compile(r"/gateway/out/(?P<cid>[A-Za-z0-9]{1,64})/v1/(?P<method>[A-Za-z]+/[A-Za-z]+)")
+TOKEN_PATH = "/oauth/token"
+FORM = "application/x-www-form-urlencoded"
+BAD_REQUEST = 400
+
+# A field's accepted JSON type: str, int, float, bool, dict, or [item type] for an array.
+FieldType = Any
+
+
+class InBandError(Exception):
+    """Raised by a method handler: REGOS answers `{"ok": false, "result": {"error", "description"}}`."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+
+
+@dataclass
+class Page:
+    """A list method's answer: `result` rows plus `total` and, while rows remain, `next_offset`."""
+
+    rows: list[Any]
+    total: int
+    next_offset: int | None
+
+
+MethodHandler = Callable[["FakeRegos", str, Any], Any]
 
 
 class FakeRegos(FakeServer):
+    # REGOS method name → handler; extend with `FakeRegos.register_method(name, handler)`.
+    methods: ClassVar[dict[str, MethodHandler]] = {}
+
     def __init__(
         self,
         latency: float = 0.0,
@@ -61,14 +108,6 @@ class FakeRegos(FakeServer):
         self.cheques: dict[str, dict[str, Any]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
         self.operating_cash: dict[int, dict[str, Any]] = {}
-        self._methods = {
-            "ConnectedIntegration/Get": self._connected_integration_get,
-            "ConnectedIntegrationSetting/Get": self._setting_get,
-            "ConnectedIntegrationSetting/Edit": self._setting_edit,
-            "DocCheque/Get": self._cheque_get,
-            "DocCashSession/Get": self._session_get,
-            "OperatingCash/Get": self._operating_cash_get,
-        }
 
     def start(self) -> FakeRegos:
         super().start()
@@ -107,15 +146,18 @@ class FakeRegos(FakeServer):
         *,
         name: str | None = None,
         webhooks: list[str] | None = None,
+        omit: tuple[str, ...] = (),
     ) -> None:
+        """`omit`: fields left out of the row, as REGOS may (shared/docs/regos-contract.md §1)."""
         with self.lock:
-            self.connected_integrations[cid] = {
+            row = {
                 "connected_integration_id": cid,
                 "key": key,
                 "is_active": is_active,
                 "name": name or key,
                 "webhooks": webhooks or [],
             }
+            self.connected_integrations[cid] = {k: v for k, v in row.items() if k not in omit}
             self.settings[cid] = dict(settings or {})
 
     def add_cheque(
@@ -127,7 +169,9 @@ class FakeRegos(FakeServer):
         date: int | None = None,
         code: str | None = None,
         is_return: bool = False,
-        status: int = 2,
+        # REGOS API reference (DocCheque): status is a name, Opened/Paying/Closed/Delayed/
+        # DelayedPayment/Canceled.
+        status: str = "Closed",
         **extra: Any,
     ) -> dict[str, Any]:
         with self.lock:
@@ -197,115 +241,292 @@ class FakeRegos(FakeServer):
         return [r for r in self.calls(GATEWAY_PREFIX) if method in r.path]
 
     # --- HTTP ----------------------------------------------------------------------------
+    @classmethod
+    def register_method(cls, name: str, handler: MethodHandler) -> None:
+        """Serve REGOS method `name` (exact, e.g. "DocInvoice/Get") with `handler(fake, cid, body)`.
+
+        The handler runs with `fake.lock` held and returns the envelope's `result` (or a `Page`
+        from `fake.page(rows, body)` for list methods); it raises `InBandError` for REGOS's
+        `{"ok": false, ...}` answers. Registrations are global to the class, so a module that
+        registers methods (e.g. tests/fakes/regos_edo.py) only has to be imported.
+        """
+        cls.methods[name] = handler
+
     def handle(self, request: Recorded) -> Reply:
-        if request.path == "/oauth/token":
+        if request.path == TOKEN_PATH:
             return self._token(request)
-        if not request.path.startswith(GATEWAY_PREFIX):
+        match = GATEWAY_PATH.fullmatch(request.path)
+        # shared/docs/regos-contract.md §1: every call is POST /gateway/out/{cid}/v1/{Method}.
+        if match is None or request.method != "POST":
             return Reply(404, {"detail": "not found"})
-        parts = request.path[len(GATEWAY_PREFIX) :].split("/", 2)
-        if len(parts) != 3 or parts[1] != "v1":
-            return Reply(404, {"detail": "not found"})
-        cid, _, method = parts
+        cid, method = match["cid"], match["method"]
         auth = request.headers.get("authorization", "")
         with self.lock:
             authorised = auth.startswith("Bearer ") and auth[7:] in self.valid_tokens
         if not authorised:
             return Reply(401, {"error": "invalid_token"})
-        handler = self._methods.get(method)
+        handler = self.methods.get(method)
         if handler is None:
-            return Reply(200, {"ok": False, "result": {"error": 404, "description": f"Method {method} not found"}})
+            return Reply(200, _error(404, f"Method {method} not found"))
+        # https://docs.regos.uz/ru/api/integrations: every POST needs Content-Type: application/json.
+        if _media_type(request.headers.get("content-type")) != "application/json":
+            return Reply(415, _error(415, "Content-Type must be application/json"))
         try:
             body = request.json()
         except ValueError:
-            return Reply(400, {"ok": False, "result": {"error": 400, "description": "Malformed JSON"}})
+            return Reply(400, _error(400, "Malformed JSON"))
         with self.lock:
-            return Reply(200, handler(cid, body))
+            try:
+                result = handler(self, cid, body)
+            except InBandError as exc:
+                # shared/docs/regos-contract.md §1: logical errors come in-band with HTTP 200.
+                return Reply(200, _error(exc.code, exc.description))
+        if isinstance(result, Page):
+            envelope: dict[str, Any] = {"ok": True, "result": result.rows, "total": result.total}
+            if result.next_offset is not None:
+                envelope["next_offset"] = result.next_offset
+            return Reply(200, envelope)
+        return Reply(200, {"ok": True, "result": result})
 
     def _token(self, request: Recorded) -> Reply:
-        form = request.form()
+        # RFC 6749 §4.4.2 / §2.3.1 and shared/docs/regos-contract.md §1: client credentials come
+        # form-encoded and labelled so; §5.2: a malformed request is 400 invalid_request, a wrong
+        # grant_type 400 unsupported_grant_type, unknown client credentials 401 invalid_client.
         with self.lock:
             self.token_requests += 1
-            if (
-                form.get("grant_type") != "client_credentials"
-                or form.get("client_id") != self.client_id
-                or form.get("client_secret") != self.client_secret
-            ):
-                return Reply(401, {"error": "invalid_client"})
+        if request.method != "POST":
+            return Reply(405, {"error": "invalid_request"})
+        if _media_type(request.headers.get("content-type")) != FORM:
+            return Reply(400, {"error": "invalid_request", "error_description": f"Content-Type must be {FORM}"})
+        form = request.form()
+        if "grant_type" not in form:
+            return Reply(400, {"error": "invalid_request", "error_description": "grant_type is missing"})
+        if form["grant_type"] != "client_credentials":
+            return Reply(400, {"error": "unsupported_grant_type"})
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return Reply(401, {"error": "invalid_client"})
+        with self.lock:
             token = f"tok-{next(self._token_seq)}"
             self.valid_tokens.add(token)
         return Reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_expires_in})
 
-    # --- methods (called with self.lock held) ---------------------------------------------
+    # --- helpers for method handlers (called with self.lock held) --------------------------
     @staticmethod
-    def _page(rows: list[dict[str, Any]], body: Any) -> dict[str, Any]:
-        body = body if isinstance(body, dict) else {}
+    def page(rows: list[Any], body: dict[str, Any]) -> Page:
+        """One page of `rows` per the request's `limit` (default 100) and `offset`.
+
+        shared/docs/regos-contract.md §1: lists page with limit/offset and carry `next_offset`
+        while more rows remain, plus `total`.
+        """
         offset = int(body.get("offset") or 0)
         limit = int(body.get("limit") or 100)
-        page = rows[offset : offset + limit]
-        envelope: dict[str, Any] = {"ok": True, "result": page, "total": len(rows)}
-        if offset + limit < len(rows):
-            envelope["next_offset"] = offset + limit
-        return envelope
+        more = offset + limit < len(rows)
+        return Page(rows[offset : offset + limit], len(rows), offset + limit if more else None)
 
-    def _connected_integration_get(self, cid: str, body: Any) -> dict[str, Any]:
-        ids = body.get("connected_integration_ids") or [cid]
-        rows = []
-        for row in (self.connected_integrations[i] for i in ids if i in self.connected_integrations):
-            row = dict(row)
-            if not body.get("include_name"):
-                row.pop("name", None)
-            rows.append(row)
-        return self._page(rows, body)
 
-    def _setting_get(self, cid: str, body: Any) -> dict[str, Any]:
-        target = body.get("connected_integration_id") or cid
-        rows = [{"key": k, "value": v, "last_update": 0} for k, v in self.settings.get(target, {}).items()]
-        return self._page(rows, body)
+# --- request checking ---------------------------------------------------------------------------
 
-    def _setting_edit(self, cid: str, body: Any) -> dict[str, Any]:
-        if not isinstance(body, list):
-            return {"ok": False, "result": {"error": 400, "description": "Expected an array of settings"}}
-        ids = []
-        for n, item in enumerate(body):
-            current = self.settings.setdefault(item.get("connected_integration_id") or cid, {})
-            for existing in [k for k in current if k.casefold() == str(item["key"]).casefold()]:
-                del current[existing]
-            current[str(item["key"])] = str(item["value"])
-            ids.append(n + 1)
-        return {"ok": True, "result": {"row_affected": len(body), "ids": ids}}
 
-    def _cheque_get(self, cid: str, body: Any) -> dict[str, Any]:
-        rows = list(self.cheques.values())
-        if body.get("uuids"):
-            wanted = set(body["uuids"])
-            rows = [r for r in rows if r["uuid"] in wanted]
-        if body.get("session_uuid"):
-            rows = [r for r in rows if r.get("session") == body["session_uuid"]]
-        if body.get("start_date") is not None:
-            rows = [r for r in rows if r["date"] >= body["start_date"]]
-        if body.get("end_date") is not None:
-            rows = [r for r in rows if r["date"] <= body["end_date"]]
-        return self._page(rows, body)
+def check_object(
+    method: str, body: Any, fields: dict[str, FieldType], required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """`body` as a JSON object with only `fields` (name → accepted JSON types) and every `required`.
 
-    def _session_get(self, cid: str, body: Any) -> dict[str, Any]:
-        rows = list(self.sessions.values())
-        if body.get("uuids"):
-            wanted = set(body["uuids"])
-            rows = [r for r in rows if r["uuid"] in wanted]
-        if body.get("operating_cash_ids"):
-            cash_ids = set(body["operating_cash_ids"])
-            rows = [r for r in rows if r["operating_cash_id"] in cash_ids]
-        return self._page(rows, body)
+    Anything else is REGOS's in-band error (InBandError), as a request model that forbids
+    unknown fields would see it: typos must not vanish silently.
+    """
+    if not isinstance(body, dict):
+        raise InBandError(BAD_REQUEST, f"{method}: the body must be a JSON object")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise InBandError(BAD_REQUEST, f"{method}: unknown field(s) {', '.join(unknown)}")
+    for name in required:
+        if body.get(name) is None:
+            raise InBandError(BAD_REQUEST, f"{method}: field {name} is required")
+    for name, value in body.items():
+        if value is not None and not _is_type(value, fields[name]):
+            raise InBandError(BAD_REQUEST, f"{method}: field {name} has the wrong type")
+    return body
 
-    def _operating_cash_get(self, cid: str, body: Any) -> dict[str, Any]:
-        rows = list(self.operating_cash.values())
-        if body.get("ids"):
-            ids = set(body["ids"])
-            rows = [r for r in rows if r["id"] in ids]
-        if body.get("stock_ids"):
-            stock_ids = set(body["stock_ids"])
-            rows = [r for r in rows if r["stock"]["id"] in stock_ids]
-        return self._page(rows, body)
+
+def _is_type(value: Any, expected: FieldType) -> bool:
+    if isinstance(expected, list):  # [item type]: a JSON array of that type
+        return isinstance(value, list) and all(_is_type(v, expected[0]) for v in value)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _media_type(header: str | None) -> str:
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def _error(code: int, description: str) -> dict[str, Any]:
+    return {"ok": False, "result": {"error": code, "description": description}}
+
+
+# --- the methods the integrations use ----------------------------------------------------------
+
+# Request fields per method: REGOS's public API reference (Swagger behind docs.regos.uz/ru/api; the
+# field lists as generated from it in regos-software/py-integrations schemas/api/**). Every field
+# is optional there unless stated; `sort_orders` is an array of {column, direction} objects.
+LIST_FIELDS: dict[str, FieldType] = {"limit": int, "offset": int, "sort_orders": [dict]}
+
+
+def _connected_integration_get(fake: FakeRegos, cid: str, body: Any) -> Page:
+    body = check_object(
+        "ConnectedIntegration/Get",
+        body,
+        {
+            "connected_integration_ids": [str],
+            "keys": [str],
+            "include_name": bool,
+            "include_schedule": bool,
+            "is_public": bool,
+            "user_id": int,
+            "handler": str,
+            "handlers": [str],
+            **LIST_FIELDS,
+        },
+    )
+    ids = body.get("connected_integration_ids") or [cid]
+    rows = []
+    # An unknown id is simply absent from the result (shared/docs/regos-contract.md §1 table).
+    for row in (fake.connected_integrations[i] for i in ids if i in fake.connected_integrations):
+        row = dict(row)
+        if not body.get("include_name"):
+            row.pop("name", None)
+        rows.append(row)
+    return fake.page(rows, body)
+
+
+def _setting_get(fake: FakeRegos, cid: str, body: Any) -> Page:
+    body = check_object(
+        "ConnectedIntegrationSetting/Get",
+        body,
+        # integration_key is the deprecated alternative; connected_integration_id wins when both come.
+        {"connected_integration_id": str, "integration_key": str, "firm_id": int, **LIST_FIELDS},
+    )
+    target = body.get("connected_integration_id") or cid
+    rows = [{"key": k, "value": v, "last_update": 0} for k, v in fake.settings.get(target, {}).items()]
+    return fake.page(rows, body)
+
+
+def _setting_edit(fake: FakeRegos, cid: str, body: Any) -> None:
+    method = "ConnectedIntegrationSetting/Edit"
+    if not isinstance(body, list):
+        raise InBandError(BAD_REQUEST, f"{method}: the body must be a JSON array of settings")
+    items = [
+        check_object(
+            method,
+            item,
+            {"key": str, "value": str, "connected_integration_id": str, "integration_key": str, "firm_id": int},
+            ("key", "value"),
+        )
+        for item in body
+    ]
+    for item in items:
+        current = fake.settings.setdefault(item.get("connected_integration_id") or cid, {})
+        for existing in [k for k in current if k.casefold() == item["key"].casefold()]:
+            del current[existing]
+        current[item["key"]] = item["value"]
+    # https://docs.regos.uz ConnectedIntegrationSetting/Edit: no output; the example answer is
+    # {"ok": true, "result": null} (shared/docs/regos-contract.md §1 table).
+    return None
+
+
+def _cheque_get(fake: FakeRegos, cid: str, body: Any) -> Page:
+    body = check_object(
+        "DocCheque/Get",
+        body,
+        {
+            "uuids": [str],
+            "code": str,
+            "cashier_ids": [int],
+            "seller_ids": [int],
+            "card_ids": [int],
+            "customer_ids": [int],
+            "session_uuid": str,
+            "status": str,
+            "is_return": bool,
+            "is_fiscal": bool,
+            "start_date": int,
+            "end_date": int,
+            **LIST_FIELDS,
+        },
+    )
+    rows = list(fake.cheques.values())
+    if body.get("uuids"):
+        wanted = set(body["uuids"])
+        rows = [r for r in rows if r["uuid"] in wanted]
+    if body.get("session_uuid"):
+        rows = [r for r in rows if r.get("session") == body["session_uuid"]]
+    if body.get("start_date") is not None:
+        rows = [r for r in rows if r["date"] >= body["start_date"]]
+    if body.get("end_date") is not None:
+        rows = [r for r in rows if r["date"] <= body["end_date"]]
+    return fake.page(rows, body)
+
+
+def _session_get(fake: FakeRegos, cid: str, body: Any) -> Page:
+    body = check_object(
+        "DocCashSession/Get",
+        body,
+        {
+            "uuids": [str],
+            "operating_cash_ids": [int],
+            "start_date": int,
+            "end_date": int,
+            "is_agregated": bool,
+            "is_close": bool,
+            "open_user_id": int,
+            "close_user_id": int,
+            **LIST_FIELDS,
+        },
+    )
+    rows = list(fake.sessions.values())
+    if body.get("uuids"):
+        wanted = set(body["uuids"])
+        rows = [r for r in rows if r["uuid"] in wanted]
+    if body.get("operating_cash_ids"):
+        cash_ids = set(body["operating_cash_ids"])
+        rows = [r for r in rows if r["operating_cash_id"] in cash_ids]
+    return fake.page(rows, body)
+
+
+def _operating_cash_get(fake: FakeRegos, cid: str, body: Any) -> Page:
+    body = check_object(
+        "OperatingCash/Get",
+        body,
+        {
+            "ids": [int],
+            "firm_ids": [int],
+            "stock_ids": [int],
+            "price_type_ids": [int],
+            "is_virtual": bool,
+            "accepted_user_id": int,
+            "search": str,
+            **LIST_FIELDS,
+        },
+    )
+    rows = list(fake.operating_cash.values())
+    if body.get("ids"):
+        ids = set(body["ids"])
+        rows = [r for r in rows if r["id"] in ids]
+    if body.get("stock_ids"):
+        stock_ids = set(body["stock_ids"])
+        rows = [r for r in rows if r["stock"]["id"] in stock_ids]
+    return fake.page(rows, body)
+
+
+FakeRegos.register_method("ConnectedIntegration/Get", _connected_integration_get)
+FakeRegos.register_method("ConnectedIntegrationSetting/Get", _setting_get)
+FakeRegos.register_method("ConnectedIntegrationSetting/Edit", _setting_edit)
+FakeRegos.register_method("DocCheque/Get", _cheque_get)
+FakeRegos.register_method("DocCashSession/Get", _session_get)
+FakeRegos.register_method("OperatingCash/Get", _operating_cash_get)
 
 
 def main() -> None:

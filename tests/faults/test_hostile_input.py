@@ -17,6 +17,9 @@ from settings import Settings
 from tests.harness import OPERATOR_TOKEN
 
 CID = "0123456789abcdef0123456789abcdef"
+# Operations whose 503 is their documented answer, not a crash: /admin/queues fails while a queue
+# has work and no consumer (this app has no worker, and generated external calls queue work).
+DOCUMENTED_503 = {"/admin/queues"}
 
 
 def _settings(redis_url: str) -> Settings:
@@ -59,6 +62,11 @@ def test_generated_requests_never_get_a_5xx(redis_url: str) -> None:
         )
         def check(case: schemathesis.Case) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {OPERATOR_TOKEN}"}
+            if case.operation.path in DOCUMENTED_503:
+                response = case.call()
+                assert response.status_code in {200, 503}, response.text
+                assert response.status_code == 200 or response.json()["problems"], response.text
+                return
             case.call_and_validate(checks=[not_a_server_error])
 
         check()

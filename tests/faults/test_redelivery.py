@@ -20,7 +20,7 @@ def _tenant_reply(cid: str, key: str) -> dict:
 
 def _sent_phones(stack: Stack, login: str) -> Counter:
     counts: Counter = Counter()
-    for call in stack.fakes["getsms"].calls("/send"):
+    for call in stack.fakes["getsms"].sends():
         form = call.form()
         if form.get("login") == login:
             counts.update(item["phone"] for item in json.loads(form["data"]))

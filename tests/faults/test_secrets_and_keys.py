@@ -20,6 +20,13 @@ from tests.harness import SECRET_KEY, Stack, wait_until
 GETSMS_PASSWORD = "planted-getsms-password-7f3a9c"
 ESKIZ_PASSWORD = "planted-eskiz-password-41be02"
 ESKIZ_EMAIL = "planted-owner@example.uz"
+# EDO settings (shared/docs/edo-contract.md §1.4): read per firm at Connect/UpdateSettings and at login
+EDO_SECRETS = {
+    "DIDOX_PASSWORD": "planted-didox-password-0c5e1b",
+    "DIDOX_PARTNER_TOKEN": "planted-didox-partner-token-9d2f",
+    "FAKTURA_UZ_PASSWORD": "planted-faktura-password-a81c",
+    "FAKTURA_UZ_PRIVATE_KEY": "planted-faktura-private-key-64e0",
+}
 
 # Structures Celery/kombu own: bounded by the work in flight and the number of queues, not by time;
 # kombu also keeps `_kombu.*` bookkeeping (bindings per queue, delivery deadlines).
@@ -71,6 +78,20 @@ def test_planted_secrets_appear_nowhere(stack: Stack, api_log: _Collect) -> None
         task_id = stack.call(client, "SendMessages", cid, data).json()["result"]["task_id"]
         assert stack.wait_task(task_id)["state"] == "SUCCESS"
         stack.call(client, "UpdateSettings", cid, {"ESKIZ_PASSWORD": ESKIZ_PASSWORD})
+    from tests.fakes.regos_edo import add_firm  # registers the EDO methods on the fake REGOS
+
+    add_firm(stack.regos, 7001, "310007001")
+    edo = {
+        client: stack.new_cid(client, {**EDO_SECRETS, "FAKTURA_UZ_LOGIN": "shop", "EDO_AUTO_IMPORT": "true"})
+        for client in ("edo_didox", "edo_fakturauz")
+    }
+    for client, cid in edo.items():
+        for action in ("Connect", "UpdateSettings"):
+            assert stack.call(client, action, cid).json()["ok"] is True
+    # Check logs in with the planted settings; no Didox account exists for them (or, without the EDO
+    # tests' fakes, no partner token is configured), so it is refused naming the setting to fix
+    edo_check = stack.call("edo_didox", "Check", edo["edo_didox"], {"firm_id": 7001}).json()
+    assert edo_check["ok"] is False and "DIDOX_" in edo_check["result"]["description"], edo_check
     sig = derive_token(SECRET_KEY.encode(), SMS_CALLBACK_PURPOSE, eskiz)
     report = {"user_sms_id": "x", "status": "DELIVRD", "message_id": "1"}
     task_id = stack.client.post(f"/clients/eskiz_sms/external/{eskiz}/delivery?sig={sig}", json=report).json()
@@ -81,6 +102,7 @@ def test_planted_secrets_appear_nowhere(stack: Stack, api_log: _Collect) -> None
     secrets = {
         GETSMS_PASSWORD,
         ESKIZ_PASSWORD,
+        *EDO_SECRETS.values(),
         sig,
         SECRET_KEY,
         *eskiz_tokens,

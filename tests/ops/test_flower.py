@@ -58,7 +58,8 @@ def test_flower_metrics_show_worker_and_task_events(stack: Stack, flower: Flower
     # set from worker-heartbeat events (every 2 s), not from worker-online
     executing = "flower_worker_number_of_currently_executing_tasks"
     wait_until(lambda: sample(metrics(), executing, worker=worker) is not None, what=executing)
-    assert sample(text, "flower_task_prefetch_time_seconds", task="integrations.handle_webhook") is not None
+    prefetch = "flower_task_prefetch_time_seconds"  # set when Flower has both task-received and task-started
+    wait_until(lambda: sample(metrics(), prefetch, task="integrations.handle_webhook") is not None, what=prefetch)
     # As documented: Flower serves /metrics and /healthcheck without credentials (keep its port private).
     assert httpx2.get(flower.url + "/metrics", timeout=5).status_code == 200
     assert httpx2.get(flower.url + "/healthcheck", timeout=5).text == "OK"

@@ -34,7 +34,7 @@ def test_send_messages_reaches_getsms_and_reports_per_message(stack: Stack) -> N
     }
     first = result["messages"][0]
     assert first["status"] == "accepted" and first["recipient"].endswith("0067") and "99890" not in first["recipient"]
-    calls = stack.fakes["getsms"].calls("/send")
+    calls = stack.fakes["getsms"].sends()
     batch_sizes = sorted(len(json.loads(c.form()["data"])) for c in calls if c.form().get("login") == login)
     assert batch_sizes == [20, 50, 50]
     assert view["children"] == [f"{body['result']['task_id']}:{n}" for n in range(3)]

@@ -37,6 +37,7 @@ def test_eskiz_1000_messages_exactly_once_in_batches(stack: Stack, fresh_fakes) 
     cid, email = _eskiz_cid(stack)
     result = _send(stack, "eskiz_sms", cid, _data(1000))
     assert (result["total"], result["accepted"], result["failed"], result["unknown"]) == (1000, 1000, 0, 0)
+    assert (result["reconciled"], result["resent"], result["unresolved"], result["complete"]) == (0, 0, 0, True)
     counts = eskiz.delivered_counts(email)
     assert len(counts) == 1000 and set(counts.values()) == {1}
     batches = [c.json() for c in eskiz.calls("send-batch") if cid in (c.json() or {}).get("callback_url", "")]

@@ -206,15 +206,18 @@ def test_4xx_is_permanent_with_provider_text(env, eskiz: FakeEskiz) -> None:
     assert len(text) < 500
 
 
-def test_read_timeout_unknown_not_resent_then_resolved_by_report(env, eskiz: FakeEskiz, redis_url, regos) -> None:
+def test_read_timeout_is_reconciled_not_resent_then_resolved_by_report(env, eskiz: FakeEskiz, redis_url, regos) -> None:
     cid, _ = env
     settings = make_settings(redis_url, regos, eskiz_base_url=eskiz.url, provider_timeout_seconds=0.5)
     send(EskizSmsIntegration, settings, cid, "warm", messages(1))  # login outside the slow call
     eskiz.accept_then_hang(1, delay=3)
-    outcomes = send(EskizSmsIntegration, settings, cid, "cslow", messages(3, start=10))
-    assert {o.status for o in outcomes} == {"unknown"}
-    assert {o.status for o in send(EskizSmsIntegration, settings, cid, "cslow", messages(3, start=10))} == {"unknown"}
+    with pytest.raises(TransientError, match="resolved on retry"):  # Eskiz took them; the answer was lost
+        send(EskizSmsIntegration, settings, cid, "cslow", messages(3, start=10))
+    outcomes = send(EskizSmsIntegration, settings, cid, "cslow", messages(3, start=10))  # the retry
+    assert [(o.status, o.resolution) for o in outcomes] == [("accepted", "reconciled")] * 3
     assert len(eskiz.calls("send-batch")) == 2 and len(eskiz.delivered) == 4  # accepted once, never resent
+    (lookup,) = eskiz.calls("/message/sms/get-user-messages-by-dispatch")
+    assert lookup.form()["dispatch_id"] == str(dispatch_id_for(f"{cid}:cslow"))
 
     row = eskiz.delivered[1]
     uid = user_sms_id_for(f"{cid}:cslow:10")
@@ -231,7 +234,9 @@ def test_read_timeout_unknown_not_resent_then_resolved_by_report(env, eskiz: Fak
         return await with_integration(EskizSmsIntegration, settings, cid, go)
 
     before, answer, after = asyncio.run(flow())
-    assert before["status"] == "unknown"
+    # the reconciliation stored Eskiz's ids, so the report matches
+    assert before["status"] == "waiting" and before["message_id"] == row["message_id"]
+    assert before["request_id"] == row["request_id"]
     assert answer.ok and answer.result == {"updated": 1, "ignored": 0}
     assert after["status"] == "DELIVRD" and after["recipient"] == "********0010"
 

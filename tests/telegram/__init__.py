@@ -91,7 +91,7 @@ def make_settings(redis_url: str, regos: FakeRegos, tg: FakeTelegram, **override
         environment="test",
         redis_url=redis_url,
         telegram_api_base_url=tg.url,
-        public_base_url="http://127.0.0.1:9",
+        public_base_url="https://gateway.example:8443",  # Telegram's webhook rules: https, port 8443
         gateway_secret_key=SECRET,
         regos_rate_limit_per_second=1000,
         regos_rate_limit_burst=1000,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
+
+import pytest
 
 from integrations.guards import TELEGRAM_WEBHOOK_PURPOSE
 from integrations.signing import derive_token
+from integrations.telegram.webhook import secret_token_problem
 from schemas.envelope import ExternalRequest, IntegrationErrorResponse
 from tests.telegram import SECRET, Env, new_chat, with_integration
 
@@ -23,7 +27,7 @@ def test_connect_registers_the_webhook_with_url_and_secret(env: Env) -> None:
 
     assert result.ok, result
     hook = env.tg.webhooks[env.token]
-    assert hook["url"] == f"http://127.0.0.1:9/clients/regos_telegram_notifier/external/{env.cid}"
+    assert hook["url"] == f"https://gateway.example:8443/clients/regos_telegram_notifier/external/{env.cid}"
     assert hook["secret_token"] == derive_token(SECRET.encode(), TELEGRAM_WEBHOOK_PURPOSE, env.cid)
     assert result.result["webhook"] == hook["url"] and result.result["bot"].startswith("@")
     assert env.token not in str(result.model_dump())
@@ -37,8 +41,13 @@ def test_invalid_token_on_connect_is_ok_false_without_the_token(env: Env) -> Non
 
     assert isinstance(result, IntegrationErrorResponse)
     assert result.result.error == 401
-    assert result.result.description.startswith("Telegram rejected BOT_TOKEN")
+    # the integration, the call and Telegram's own words
+    assert result.result.description == (
+        f"regos_telegram_notifier for connected integration {env.cid}: "
+        "Telegram rejected BOT_TOKEN (getMe): Unauthorized"
+    )
     assert bad not in result.model_dump_json()
+    assert [c.path for c in env.tg.calls(f"/bot{bad}/")] == [f"/bot{bad}/getMe"]  # no setWebhook after it
 
 
 def test_missing_token_on_connect(env: Env) -> None:
@@ -97,7 +106,7 @@ def test_other_updates_are_ignored(env: Env) -> None:
         [],
     ):
         result = env.call(lambda i, b=body: i.handle_external(ExternalRequest(method="POST", path="", body=b)))
-        assert result.ok and result.result == {"status": "ignored"}
+        assert result.ok and result.result["status"] == "ignored"
     assert env.tg.sent(chat) == []
 
 
@@ -137,3 +146,39 @@ def test_twenty_concurrent_starts_all_end_up_in_chat_ids(env: Env) -> None:
     assert all(r.ok and r.result["status"] == "subscribed" for r in results)
     assert sorted(env.chat_ids()) == sorted([existing, *chats])
     assert all(len(env.tg.sent(c)) == 1 for c in chats)
+
+
+@pytest.mark.parametrize(
+    ("base", "why"),
+    [
+        ("http://gateway.example", "not https"),
+        ("http://127.0.0.1:8000", "not https"),
+        ("https://gateway.example:8000", "uses port 8000"),
+        ("https://gateway.example:9443/prefix", "uses port 9443"),
+    ],
+)
+def test_connect_refuses_a_public_base_url_telegram_would_refuse_before_calling_it(
+    env: Env, base: str, why: str
+) -> None:
+    env.settings = env.settings.model_copy(update={"public_base_url": base})
+    result = env.call(lambda i: i.connect())
+
+    assert isinstance(result, IntegrationErrorResponse) and result.result.error == 400, result
+    assert "PUBLIC_BASE_URL cannot receive Telegram updates" in result.result.description
+    assert why in result.result.description
+    assert env.tg.calls(f"/bot{env.token}/") == []  # refused before any call to Telegram
+
+
+@pytest.mark.parametrize("base", ["https://gateway.example", "https://gateway.example:443", "https://g.example:88"])
+def test_connect_accepts_https_on_telegrams_ports(env: Env, base: str) -> None:
+    env.settings = env.settings.model_copy(update={"public_base_url": base})
+    assert env.call(lambda i: i.connect()).ok
+    assert env.tg.webhooks[env.token]["url"].startswith(base + "/clients/")
+
+
+def test_the_derived_secret_fits_telegrams_secret_token_rule(env: Env) -> None:
+    for cid in (env.cid, "11v5929ba236415hb31346ede021bdi4", "A" * 64):
+        secret = derive_token(SECRET.encode(), TELEGRAM_WEBHOOK_PURPOSE, cid)
+        assert secret_token_problem(secret) is None and re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret)
+    assert secret_token_problem("has space") is not None and secret_token_problem("x" * 257) is not None
+    assert secret_token_problem("") is not None

@@ -12,9 +12,12 @@ class ConnectedIntegrationGetRequest(RequestModel):
 
 
 class ConnectedIntegration(ReadModel):
-    connected_integration_id: str
-    key: str
-    is_active: bool
+    """A row of `ConnectedIntegration/Get`. REGOS may leave out any field (the production gateway
+    saw rows without `is_active`): absent means unknown, and callers must treat it so."""
+
+    connected_integration_id: str | None = None
+    key: str | None = None
+    is_active: bool | None = None
     name: str | None = None
     webhooks: list[str] | None = None
 

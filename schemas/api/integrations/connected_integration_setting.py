@@ -17,6 +17,9 @@ class Setting(ReadModel):
 
 
 class SettingEdit(RequestModel):
+    """One item of the JSON array `ConnectedIntegrationSetting/Edit` takes."""
+
     key: str
     value: str
     connected_integration_id: str
+    firm_id: int | None = None
