@@ -26,9 +26,10 @@ test: install  ## the whole suite against its own private Redis, a real worker a
 check-live: install  ## real credentials in the environment: each configured service accepts them (not in CI; docs/contracts.md)
 	$(BIN)/python -m scripts.check_live
 
-lint: install
+lint: install  ## ruff, and import-linter's layering contracts (pyproject.toml, README "Layout and layering")
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 fmt: install
 	$(BIN)/ruff format .

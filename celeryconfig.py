@@ -3,41 +3,18 @@
 Queues are split by kind of work so that a 10,000-message blast on `messages` can never delay
 a webhook: `make run` gives `messages` its own worker process, while a plain
 `celery -A workers.app worker` (no `-Q`) still consumes every queue below.
-The ingress publishes straight to these queue names (see `workers/publish.py`).
+Task names and the queue of each are the queue contract in `jobs/names.py`, shared with the
+ingress, which publishes straight to these queue names (see `jobs/publish.py`).
 """
 
 from __future__ import annotations
 
 from kombu import Queue
 
+from jobs.names import EDO_AUTO_IMPORT, QUEUE_OF_TASK, QUEUES
 from settings import get_settings
 
 _settings = get_settings()
-
-# Task names are the public, stable contract with the ingress, Flower and operators.
-RUN_ACTION = "integrations.run_action"
-HANDLE_WEBHOOK = "integrations.handle_webhook"
-HANDLE_EXTERNAL = "integrations.handle_external"
-SEND_MESSAGES = "integrations.send_messages"
-SEND_MESSAGE_CHUNK = "integrations.send_message_chunk"
-POLL_SMS_STATUS = "integrations.poll_sms_status"
-EDO_EXPORT_DOCUMENT = "integrations.edo_export_document"
-EDO_AUTO_IMPORT = "integrations.edo_auto_import"  # the beat task (workers/schedule.py)
-EDO_POLL_IMPORTS = "integrations.edo_poll_imports"
-
-QUEUE_OF_TASK = {
-    RUN_ACTION: "lifecycle",
-    HANDLE_WEBHOOK: "webhooks",
-    HANDLE_EXTERNAL: "external",
-    SEND_MESSAGES: "messages",
-    SEND_MESSAGE_CHUNK: "messages",
-    POLL_SMS_STATUS: "messages",
-    EDO_EXPORT_DOCUMENT: "messages",  # bulk work: an export of 100 invoices must not delay webhooks
-    EDO_AUTO_IMPORT: "lifecycle",
-    EDO_POLL_IMPORTS: "lifecycle",
-}
-INTERACTIVE_QUEUES = ("webhooks", "lifecycle", "external")
-BULK_QUEUES = ("messages",)
 
 broker_url = _settings.broker_url
 result_backend = _settings.result_backend
@@ -60,7 +37,7 @@ result_serializer = "json"
 accept_content = ["json"]
 result_accept_content = ["json"]
 
-task_queues = [Queue(name, routing_key=name) for name in (*INTERACTIVE_QUEUES, *BULK_QUEUES)]
+task_queues = [Queue(name, routing_key=name) for name in QUEUES]
 task_default_queue = "webhooks"
 task_routes = {name: {"queue": queue, "routing_key": queue} for name, queue in QUEUE_OF_TASK.items()}
 

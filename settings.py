@@ -11,10 +11,12 @@ loudly at boot instead of silently signing callbacks with a public key.
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import lru_cache
 from typing import Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -156,11 +158,23 @@ class Settings(BaseSettings):
             raise MissingSettingError("PUBLIC_BASE_URL", "providers need this gateway's public address for callbacks")
         return self.public_base_url.rstrip("/")
 
-    def require_getsms_base_url(self) -> str:
-        if not self.getsms_base_url:
-            raise MissingSettingError("GETSMS_BASE_URL", "GetSMS issues the gateway address to each operator")
-        # Exactly as configured: the documented endpoint ends with "/" and `status/` is appended to it.
-        return self.getsms_base_url
+    def base_url(self, name: str, default: str | None, why: str) -> str:
+        """The address in the variable `name` (a provider's `ESKIZ_BASE_URL`, ...), else `default`.
+
+        Integrations name the variable (`IntegrationBase.base_url_env`), so a new provider needs no
+        field here: a declared field is read as usual, any other name from the environment or
+        `.env`. Returned exactly as configured: GetSMS's documented endpoint ends with "/" and
+        `status/` is appended to it. `why` says who needs it, for the error when it is unset.
+        """
+        field_name = name.lower()
+        if field_name in type(self).model_fields:
+            value = getattr(self, field_name)
+        else:
+            env_file = self.model_config.get("env_file")
+            value = os.environ.get(name) or (dotenv_values(env_file).get(name) if isinstance(env_file, str) else None)
+        if value or default:
+            return value or default  # type: ignore[return-value]
+        raise MissingSettingError(name, why)
 
 
 def configuration_problems(error: ValidationError) -> list[str]:

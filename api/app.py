@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from api.deps import Ingress
 from api.errors import install_error_handlers
 from api.routes import admin, clients, health, held, ops, tasks
+from jobs.publish import Publisher
+from kit import redis as redis_clients
 from logconfig import configure_logging
 from redis_durability import check_at_startup
 from settings import Settings, get_settings
-from workers.publish import Publisher
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,12 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # One pooled client per process; timeouts keep a hung Redis from hanging requests.
-    redis = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.enqueue_timeout_seconds,
-        socket_connect_timeout=settings.enqueue_timeout_seconds,
-        max_connections=512,
-    )
+    redis = redis_clients.client(settings.redis_url, timeout=settings.enqueue_timeout_seconds, max_connections=512)
     app.state.ingress = Ingress(settings, redis, Publisher(redis, record_ttl=settings.result_expires_seconds))
     install_error_handlers(app)
     for module in (clients, tasks, admin, held, health):

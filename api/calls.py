@@ -13,12 +13,13 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-import celeryconfig
 from api.errors import GatewayError
 from integrations.registry import LIFECYCLE_ACTIONS, IntegrationSpec
+from jobs import names
+from jobs.publish import Published, Publisher
+from jobs.records import RESULT_KEY_PREFIX
 from schemas.envelope import TaskEnvelope, WebhookCall
 from settings import Settings
-from workers.publish import Published, Publisher
 
 MAX_REPORTED_PROBLEMS = 50
 
@@ -52,7 +53,7 @@ def plan_call(spec: IntegrationSpec, envelope: TaskEnvelope, settings: Settings)
                 details=[e["msg"] for e in exc.errors()][:10],
             ) from None
         return Plan(
-            celeryconfig.HANDLE_WEBHOOK,
+            names.HANDLE_WEBHOOK,
             envelope.model_copy(update={"data": webhook.model_dump()}),
             f"{head} {webhook.action} event={envelope.event_id or '-'}",
             event_key,
@@ -64,7 +65,7 @@ def plan_call(spec: IntegrationSpec, envelope: TaskEnvelope, settings: Settings)
         # Settings are re-read from REGOS by the worker: whatever REGOS put in `data` may hold
         # secrets, so it never enters the queue.
         return Plan(
-            celeryconfig.RUN_ACTION,
+            names.RUN_ACTION,
             envelope.model_copy(update={"data": None}),
             f"{head} event={envelope.event_id or '-'}",
             event_key,
@@ -75,7 +76,7 @@ def plan_call(spec: IntegrationSpec, envelope: TaskEnvelope, settings: Settings)
     if custom is not None:
         # Custom actions carry ids and dates (EDO: firm_id, document ids), never settings.
         return Plan(
-            celeryconfig.RUN_ACTION,
+            names.RUN_ACTION,
             envelope,
             f"{head} {_describe_data(envelope.data)} event={envelope.event_id or '-'}",
             event_key,
@@ -113,7 +114,7 @@ def _plan_send_messages(
     else:
         dedupe_key, ttl = None, 0
     return Plan(
-        celeryconfig.SEND_MESSAGES,
+        names.SEND_MESSAGES,
         envelope.model_copy(update={"data": data}),
         f"{head} {len(valid)} messages ({len(invalid)} invalid) event={envelope.event_id or '-'}",
         dedupe_key,
@@ -152,7 +153,6 @@ async def enqueue(publisher: Publisher, plan: Plan, settings: Settings) -> Publi
         ) from None
 
 
-RESULT_KEY_PREFIX = "celery-task-meta-"
 FINAL_STATES = {"SUCCESS", "FAILURE", "REVOKED"}
 
 

@@ -18,8 +18,8 @@ from fastapi import Depends, Header, Request
 from redis.asyncio import Redis
 
 from api.errors import GatewayError
+from jobs.publish import Publisher
 from settings import Settings
-from workers.publish import Publisher
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+T = TypeVar("T")
 
 
 class GatewayError(Exception):
@@ -18,6 +23,14 @@ class GatewayError(Exception):
         self.status = status
         self.description = description
         self.details = details
+
+
+async def read_redis(read: Awaitable[T], seconds: float) -> T:
+    """A read operators wait on, bounded by `seconds`: Redis away or too slow answers 503."""
+    try:
+        return await asyncio.wait_for(read, seconds)
+    except (RedisError, OSError, TimeoutError) as exc:
+        raise GatewayError(503, f"Redis unreachable: {type(exc).__name__}") from None
 
 
 def envelope(status: int, description: str, details: Any = None) -> JSONResponse:

@@ -152,11 +152,19 @@ def gateway_env(redis_url: str, urls: dict[str, Any], **overrides: str) -> dict[
 
     regos = urls["regos"]
     fakes: dict[str, Any] = {
-        "regos": SimpleNamespace(url=regos["url"], client_id=regos["client_id"], client_secret=regos["client_secret"])
+        "regos": SimpleNamespace(
+            url=regos["url"], client_id=regos["client_id"], client_secret=regos["client_secret"], base_url_env=None
+        )
     }
-    for name in ("getsms", "eskiz", "telegram"):
+    # As the fakes declare them (`FakeServer.base_url_env`, `base_url`): GetSMS's base has a path.
+    variables = {
+        "getsms": ("GETSMS_BASE_URL", "/smsgateway/"),
+        "eskiz": ("ESKIZ_BASE_URL", ""),
+        "telegram": ("TELEGRAM_API_BASE_URL", ""),
+    }
+    for name, (variable, path) in variables.items():
         if name in urls:
-            fakes[name] = SimpleNamespace(url=urls[name]["url"])
+            fakes[name] = SimpleNamespace(base_url_env=variable, base_url=urls[name]["url"] + path)
     env = stack_env(redis_url, fakes)
     for key in TEST_ONLY_SETTINGS:
         env.pop(key, None)

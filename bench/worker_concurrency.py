@@ -33,16 +33,15 @@ import orjson
 from redis.asyncio import Redis
 
 from bench import common
-
-RESULT_PREFIX = "celery-task-meta-"
+from jobs.records import RESULT_KEY_PREFIX
 
 
 async def _publish(redis_url: str, cids: list[str], tag: str) -> tuple[float, list[str]]:
     from api.calls import enqueue, plan_call
     from integrations.registry import resolve
+    from jobs.publish import Publisher
     from schemas.envelope import TaskEnvelope
     from settings import Settings
-    from workers.publish import Publisher
 
     settings = Settings(redis_url=redis_url)
     redis = Redis.from_url(redis_url)
@@ -77,7 +76,7 @@ def _wait(redis_url: str, task_ids: list[str], timeout: float) -> list[dict[str,
     r = redis_sync.Redis.from_url(redis_url)
     deadline = time.monotonic() + timeout
     while True:
-        raws = r.mget([RESULT_PREFIX + t for t in task_ids])
+        raws = r.mget([RESULT_KEY_PREFIX + t for t in task_ids])
         metas = [orjson.loads(x) if x else None for x in raws]
         if all(m and m.get("status") in ("SUCCESS", "FAILURE") for m in metas):
             return metas  # type: ignore[return-value]

@@ -9,6 +9,8 @@ Never put a secret (password, token, settings value) into a message.
 
 from __future__ import annotations
 
+from kit.http_outcome import CallFailure
+
 
 class IntegrationError(Exception):
     retryable: bool = False
@@ -39,3 +41,10 @@ class PermanentError(IntegrationError):
 
 class SettingsError(PermanentError):
     """A setting the integration needs is missing or malformed in REGOS."""
+
+
+def verdict(label: str, failure: CallFailure) -> IntegrationError:
+    """Retry or fail after a provider call that certainly did not act (`NotSent`, `Refused`)."""
+    if failure.retryable:
+        return TransientError(f"{label}: {failure}", retry_after=failure.retry_after)
+    return PermanentError(f"{label}: {failure}")

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
 import orjson
 from redis.asyncio import Redis
+
+from integrations.errors import HeldByAnotherAttempt
 
 State = Literal["claimed", "started", "sent", "unknown", "inflight"]
 UNRESOLVED = frozenset({"claimed", "started", "unknown", "inflight"})
@@ -164,3 +166,28 @@ class EffectLedger:
         """The provider did not act: let a later attempt claim these again."""
         if effect_ids:
             await self._redis.delete(*(self._key(i) for i in effect_ids))
+
+    async def yield_to_live_attempts(
+        self, label: str, earlier: Collection[Mapping], *, lease: float, release: Sequence[str]
+    ) -> None:
+        """Before taking over the `earlier` records of other attempts: if one of those attempts
+        may still be running, release our own claims (`release`) and raise HeldByAnotherAttempt
+        to retry once it has certainly ended."""
+        now = time.time()
+        wait = max((_still_running(record, lease, now) for record in earlier), default=0.0)
+        if wait > 0:
+            await self.release(release)
+            raise HeldByAnotherAttempt(
+                f"{label}: {len(earlier)} messages are held by another attempt that may still be running; "
+                f"retrying in {wait:.0f} s, when it has certainly ended",
+                retry_after=wait + 0.5,
+            )
+
+
+def _still_running(record: Mapping, lease: float, now: float) -> float:
+    """Seconds until the attempt that wrote `record` has certainly ended (0: it has). An `unknown`
+    record was written by an attempt as it ended; `claimed` / `started` ones by one that may still
+    be sending until its time limit (the lease, 0 = none: never waited for) has passed."""
+    if lease <= 0 or record.get("state") not in ("claimed", "started"):
+        return 0.0
+    return max(0.0, float(record.get("at") or 0) + lease - now)

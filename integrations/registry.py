@@ -1,8 +1,9 @@
 """The one mapping from URL key to integration.
 
 Adding an integration: a package `integrations/<key>/` with its class, and one line in
-`INTEGRATIONS`. This module is imported by the ingress, so it names classes by import path
-and loads them only in workers: the ingress never imports REGOS or provider clients.
+`INTEGRATIONS` (README.md, "Adding an integration"); `register` adds one kept elsewhere. This
+module is imported by the ingress, so it names classes by import path and loads them only in
+workers: the ingress never imports REGOS or provider clients.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from integrations.guards import ExternalGuard, SignedCallbackGuard, TelegramUpdateGuard
 from integrations.messages import Validator, validate_email, validate_sms, validate_telegram
+from settings import MissingSettingError, Settings
 
 if TYPE_CHECKING:
     from integrations.base import IntegrationBase
@@ -97,6 +99,17 @@ INTEGRATIONS: dict[str, IntegrationSpec] = {
 _BY_NAME = {name: key for key, spec in INTEGRATIONS.items() for name in (key, *spec.aliases)}
 
 
+def register(key: str, spec: IntegrationSpec) -> None:
+    """Add an integration kept outside this file (a test's walk-through provider, a plug-in).
+
+    Call it at import time of a module that both processes import: the ingress (for the
+    allow-list) and every worker (`celery -A workers.app worker -I <that module>`)."""
+    if key in INTEGRATIONS or any(name in _BY_NAME for name in spec.aliases):
+        raise ValueError(f"integration key {key!r} (or an alias) is already registered")
+    INTEGRATIONS[key] = spec
+    _BY_NAME.update({name: key for name in (key, *spec.aliases)})
+
+
 def resolve(client: str) -> tuple[str, IntegrationSpec] | None:
     """URL key or alias → (canonical key, spec); None for an unknown client."""
     key = _BY_NAME.get(client)
@@ -107,3 +120,27 @@ def resolve(client: str) -> tuple[str, IntegrationSpec] | None:
 def load_class(key: str) -> type[IntegrationBase]:
     module_name, _, class_name = INTEGRATIONS[key].target.partition(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+def provider_base_urls(settings: Settings) -> dict[str, str]:
+    """`metrics_target` → configured base URL of each integration that declares both (the outbound
+    metrics match calls by these). Loads the integration classes: workers only."""
+    urls: dict[str, str] = {}
+    for key in INTEGRATIONS:
+        cls = load_class(key)
+        if cls.base_url_env and cls.metrics_target:
+            try:
+                urls[cls.metrics_target] = settings.base_url(cls.base_url_env, cls.base_url_default, key)
+            except MissingSettingError:
+                continue  # not configured here: its calls (none can be made) count as `other`
+    return urls
+
+
+def key_of(cls: type) -> str:
+    """The registry key of an integration class, or of the nearest registered class it derives
+    from (what `IntegrationBase.key` answers)."""
+    for klass in cls.__mro__:
+        for key in INTEGRATIONS:
+            if load_class(key) is klass:
+                return key
+    raise LookupError(f"{cls.__qualname__} is not in integrations/registry.py")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,12 +24,13 @@ import httpx2
 import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from kit import redis as redis_clients
+from kit.http_outcome import NotSent, parse_retry_after, transport_failure
+from kit.ratelimit import Cooldown, RedisRateLimiter, WaitTooLong
+from kit.secretbox import secret_box
 from regos_sdk.auth import TokenProvider
 from regos_sdk.errors import (
     RegosAPIError,
@@ -39,7 +40,6 @@ from regos_sdk.errors import (
     RegosServerError,
     RegosTransportError,
 )
-from regos_sdk.redis_kit import Cooldown, RedisRateLimiter, SecretBox, WaitTooLong
 from settings import Settings
 
 log = logging.getLogger("regos_sdk.client")
@@ -50,9 +50,6 @@ DEFAULT_RETRY_AFTER = 1.0
 BODY_LOG_LIMIT = 500
 # Bodies of these methods carry secrets (passwords, bot tokens): never logged, even at DEBUG.
 SECRET_BODY_METHODS: tuple[str, ...] = ("ConnectedIntegrationSetting/",)
-# Errors after which the request certainly did not reach REGOS's business logic: safe to retry
-# even for methods that are not idempotent.
-_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 # ~0.2 s, 0.4 s (+ up to 0.2 s jitter): three attempts stay within about a second of waiting.
 _BACKOFF = wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2)
 
@@ -64,7 +61,6 @@ _BACKOFF = wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2)
 class _LoopClients:
     http: httpx2.AsyncClient | None = None
     redis: dict[str, Redis] = field(default_factory=dict)
-    boxes: dict[bytes, SecretBox] = field(default_factory=dict)
 
 
 _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = weakref.WeakKeyDictionary()
@@ -78,25 +74,25 @@ def _clients() -> _LoopClients:
     return clients
 
 
-def shared_http() -> httpx2.AsyncClient:
-    """The running loop's pooled HTTP client (created on first use). Timeouts are set per request."""
+def shared_http(
+    wrap: Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport] | None = None,
+) -> httpx2.AsyncClient:
+    """The running loop's pooled HTTP client (created on first use). Timeouts are set per request.
+
+    `wrap`, used when the client is created, wraps its transport (the worker measures calls)."""
     clients = _clients()
     if clients.http is None or clients.http.is_closed:
+        pool = httpx2.AsyncHTTPTransport(
+            limits=httpx2.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
+        )
         clients.http = httpx2.AsyncClient(
             # No default Content-Type: it would win over the form encoding of the OAuth request
             # (regos_sdk/auth.py). Each request labels its own body.
             headers={"Accept-Encoding": "gzip, deflate"},
-            limits=httpx2.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0),
+            transport=wrap(pool) if wrap is not None else pool,
             timeout=10.0,
         )
     return clients.http
-
-
-def reconnect_once() -> Retry:
-    """Redis retry policy: a pooled connection closed by a Redis restart is replaced at once.
-
-    Only connection errors, never timeouts: a command that timed out may have run."""
-    return Retry(ExponentialBackoff(cap=0.5, base=0.05), 2, supported_errors=(RedisConnectionError,))
 
 
 def shared_redis(url: str) -> Redis:
@@ -104,24 +100,8 @@ def shared_redis(url: str) -> Redis:
     clients = _clients()
     redis = clients.redis.get(url)
     if redis is None:
-        redis = clients.redis[url] = Redis.from_url(
-            url,
-            socket_timeout=5.0,
-            socket_connect_timeout=2.0,
-            health_check_interval=30,
-            max_connections=256,
-            retry=reconnect_once(),
-        )
+        redis = clients.redis[url] = redis_clients.client(url, timeout=5.0, connect_timeout=2.0, max_connections=256)
     return redis
-
-
-def secret_box(secret_key: bytes) -> SecretBox:
-    """A cached `SecretBox`: HKDF runs once per key and loop, not once per call."""
-    boxes = _clients().boxes
-    box = boxes.get(secret_key)
-    if box is None:
-        box = boxes[secret_key] = SecretBox(secret_key)
-    return box
 
 
 async def aclose_shared() -> None:
@@ -157,27 +137,6 @@ def _json_default(value: Any) -> Any:
 
 def encode_body(body: Any) -> bytes:
     return orjson.dumps(body if body is not None else {}, default=_json_default)
-
-
-def parse_retry_after(value: str | None, default: float | None = DEFAULT_RETRY_AFTER) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date; unparsable or absent → `default`.
-
-    Shared with the provider clients (`integrations/sms/http.py`, which pass `default=None`).
-    """
-    if not value:
-        return default
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    if when is None:
-        return default
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def _truncate(data: bytes) -> str:
@@ -235,7 +194,7 @@ class RegosTransport:
                 return exc.retry_after <= max_inline
             if idempotent:
                 return True
-            return isinstance(exc, RegosTransportError) and isinstance(exc.__cause__, _NOT_SENT)
+            return isinstance(exc, RegosTransportError) and isinstance(exc.__cause__, NotSent)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -302,9 +261,11 @@ class RegosTransport:
                 ms,
                 attempt,
             )
+            # Chained to the outcome (never to the httpx2 error, whose text could name the URL):
+            # after NotSent even a non-idempotent call is retried.
             raise RegosTransportError(
                 f"transport error: {type(exc).__name__}", method=method, connected_integration_id=self.cid
-            ) from exc
+            ) from transport_failure(method, exc)
         ms = (time.perf_counter() - started) * 1000
         log.info(
             "regos %s cid=%s status=%d ms=%.1f bytes=%d attempt=%d",

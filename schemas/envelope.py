@@ -80,6 +80,19 @@ class WebhookCall(BaseModel):
     data: Any = None
 
 
+class WebhookEvent(BaseModel):
+    """One HandleWebhook call inside a batch of one connected integration: the webhook and what
+    identifies its event (its own task, for per-event results; its event id, for exactly-once effects)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    call: WebhookCall
+    event_id: str | None = None
+    occurred_at: str | None = None
+    task_id: str = ""
+    request_id: str = ""
+
+
 class OutgoingMessage(BaseModel):
     """One validated item of SendMessages: `recipient` already normalised by the integration kind."""
 
@@ -121,11 +134,16 @@ class IntegrationErrorResponse(BaseModel):
 IntegrationResult = IntegrationSuccessResponse | IntegrationErrorResponse
 
 
+def mask(recipient: str) -> str:
+    """Only the last 4 characters stay visible: enough for support, useless to a leak."""
+    return "*" * max(len(recipient) - 4, 0) + recipient[-4:]
+
+
 class MessageOutcome(BaseModel):
     """What happened to one message of a SendMessages call."""
 
     index: int
-    recipient: str  # masked: only the last 4 characters are visible
+    recipient: str  # masked (`mask`): only the last 4 characters are visible
     status: Literal["accepted", "failed", "unknown", "invalid"]
     segments: int | None = None
     provider_id: str | None = None

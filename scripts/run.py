@@ -196,6 +196,11 @@ def main() -> None:
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     env.setdefault("OPERATOR_TOKEN", _persisted_secret("operator_token", secrets.token_urlsafe(24)))
     env.setdefault("FLOWER_BASIC_AUTH", _persisted_secret("flower_basic_auth", "admin:" + secrets.token_urlsafe(12)))
+    if args.demo:
+        # Connect checks PUBLIC_BASE_URL against Telegram's webhook rules (https, port 443/80/88/8443)
+        # before calling setWebhook. The demo's fake Telegram and fake Eskiz only record the URLs they
+        # are given and never call them, so an https address on 8443 lets the seeded notifier connect.
+        env.setdefault("PUBLIC_BASE_URL", "https://127.0.0.1:8443")
     env.setdefault("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
     env.setdefault("WORKER_METRICS_PORT", "9200")  # the second worker takes 9201
     env.setdefault("WORKER_METRICS_ADDRESS", "127.0.0.1")

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from scripts.local_redis import LocalRedis
 
@@ -54,20 +53,10 @@ def fakes() -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def stack(redis_url: str, fakes: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The whole gateway over real parts. Tests use fresh connected integration ids (`new_cid`)."""
-    from starlette.testclient import TestClient
+    from tests.harness import running_stack
 
-    from settings import get_settings
-    from tests.harness import Stack, WorkerProcess, stack_env
-
-    env = stack_env(redis_url, fakes)
-    os.environ.update(env)
-    get_settings.cache_clear()
-    from api.app import create_app
-
-    worker = WorkerProcess(env, Path(tmp_path_factory.mktemp("worker")) / "worker.log").start()
-    with TestClient(create_app(get_settings())) as client:
-        yield Stack(env, fakes, worker, client, redis.Redis.from_url(redis_url))
-    worker.stop()
+    with running_stack(redis_url, fakes, Path(tmp_path_factory.mktemp("worker"))) as stack:
+        yield stack
 
 
 @pytest.fixture(autouse=False)

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,20 +56,19 @@ def stack_env(redis_url: str, fakes: dict[str, Any], **overrides: str) -> dict[s
         "REGOS_TIMEOUT_SECONDS": "2",
         "PROVIDER_TIMEOUT_SECONDS": "3",
     }
-    if "getsms" in fakes:
-        env["GETSMS_BASE_URL"] = fakes["getsms"].url + "/smsgateway/"  # FakeGetSms.path
-    if "eskiz" in fakes:
-        env["ESKIZ_BASE_URL"] = fakes["eskiz"].url
-    if "telegram" in fakes:
-        env["TELEGRAM_API_BASE_URL"] = fakes["telegram"].url
+    for fake in fakes.values():  # each fake names the variable that points the gateway at it
+        if fake.base_url_env:
+            env[fake.base_url_env] = fake.base_url
     env.update(overrides)
     return env
 
 
-def worker_command(name: str, queues: str | None = None) -> list[str]:
-    """`celery -A workers.app worker` as tests and benchmarks start it (all queues without `queues`)."""
+def worker_command(name: str, queues: str | None = None, include: tuple[str, ...] = ()) -> list[str]:
+    """`celery -A workers.app worker` as tests and benchmarks start it (all queues without `queues`;
+    `include`: modules the worker imports first, e.g. one that `integrations.registry.register`s)."""
     args = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel=INFO", "-n", f"{name}@%h"]
     args += ["--without-mingle", "--without-gossip"]
+    args += [f"--include={','.join(include)}"] if include else []
     return args + (["-Q", queues] if queues else [])
 
 
@@ -79,10 +80,11 @@ class WorkerProcess:
     log_path: Path
     queues: str | None = None
     name: str = field(default_factory=lambda: f"test-{uuid.uuid4().hex[:6]}")
+    include: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> WorkerProcess:
-        args = worker_command(self.name, self.queues)
+        args = worker_command(self.name, self.queues, self.include)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
@@ -155,6 +157,42 @@ class Stack:
             if time.monotonic() > deadline:
                 raise AssertionError(f"task {task_id} not final after {timeout}s: {view}\n{self.worker.log()[-3000:]}")
             time.sleep(0.05)
+
+
+@contextmanager
+def running_stack(
+    redis_url: str, fakes: dict[str, Any], log_dir: Path, include: tuple[str, ...] = ()
+) -> Iterator[Stack]:
+    """The whole gateway over real parts: the API in-process, one worker (importing `include`)."""
+    from api.app import create_app
+    from settings import get_settings
+
+    env = stack_env(redis_url, fakes)
+    os.environ.update(env)
+    get_settings.cache_clear()
+    worker = WorkerProcess(env, log_dir / "worker.log", include=include).start()
+    try:
+        with TestClient(create_app(get_settings())) as client:
+            yield Stack(env, fakes, worker, client, redis.Redis.from_url(redis_url))
+    finally:
+        worker.stop()
+
+
+@contextmanager
+def isolated_stack(redis_url: str, fakes: dict[str, Any], log_dir: Path) -> Iterator[Stack]:
+    """A second stack on its own Redis (or database) that leaves this process's environment alone:
+    for tests that must not share the suite's worker (its delayed tasks) or its Redis (restarts)."""
+    from api.app import create_app
+    from settings import Settings
+
+    env = stack_env(redis_url, fakes)
+    worker = WorkerProcess(env, log_dir / "worker.log").start()
+    try:
+        settings = Settings(_env_file=None, **{k.lower(): v for k, v in env.items()})
+        with TestClient(create_app(settings)) as client:
+            yield Stack(env, fakes, worker, client, redis.Redis.from_url(redis_url))
+    finally:
+        worker.stop()
 
 
 def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05, what: str = "condition") -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
 
-import workers.metrics  # noqa: F401  (task metrics, WORKER_METRICS_PORT, consumer heartbeat)
 from logconfig import configure_logging
 from redis_durability import check_at_startup
 from settings import get_settings
+
+# Imported for their signal handlers: the consumer heartbeat, the WORKER_METRICS_PORT endpoint, task metrics.
+from workers import heartbeat  # noqa: F401
+from workers.metrics import endpoint, task_runs  # noqa: F401
 from workers.runtime import runtime
 
 configure_logging()

@@ -1,6 +1,6 @@
 """EDO ExportDocuments as a fan-out: the parent checks and dispatches, one task per invoice.
 
-Same machinery as SendMessages (workers/bulk.py): `gw:bulk:{parent id}` counts finished
+Same machinery as SendMessages (jobs/bulk.py): `gw:bulk:{parent id}` counts finished
 documents, and the task that finishes the last one stores the aggregated result under the
 parent's id — the id REGOS got — which shows PROGRESS `{done, total}` meanwhile. The parent
 raises `Ignore` after dispatching, so Celery never overwrites that result with its own.
@@ -19,10 +19,12 @@ from celery import Task
 from celery.exceptions import Ignore
 
 from integrations.edo.base import EdoIntegrationBase
+from jobs import bulk
 from schemas.envelope import TaskEnvelope
 from settings import get_settings
-from workers import bulk, events
-from workers.execution import TaskFailed, bind_task, build_integration, fail_or_retry
+from workers import events
+from workers.execution import bind_task, build_integration
+from workers.gateway_task import GatewayTask, TaskFailed
 from workers.runtime import runtime
 
 log = logging.getLogger("workers.edo_export")
@@ -37,7 +39,7 @@ async def _edo(envelope: TaskEnvelope, task_id: str) -> EdoIntegrationBase:
     return integration
 
 
-def fan_out(task: Task, envelope_data: dict[str, Any], document_task: Task) -> None:
+def fan_out(task: GatewayTask, envelope_data: dict[str, Any], document_task: Task) -> None:
     envelope = TaskEnvelope.model_validate(envelope_data)
     bulk_id = task.request.id or ""
     ttl = get_settings().result_expires_seconds
@@ -51,10 +53,7 @@ def fan_out(task: Task, envelope_data: dict[str, Any], document_task: Task) -> N
             fresh = await bulk.start(redis, bulk_id, total=len(ids), chunks=len(ids), invalid=[], ttl=ttl)
             return firm_id, ids, fresh
 
-        try:
-            firm_id, ids, fresh = runtime.run(plan(), timeout=get_settings().task_time_limit_seconds)
-        except Exception as exc:
-            raise fail_or_retry(task, exc, kwargs={"envelope": envelope_data}) from None
+        firm_id, ids, fresh = task.attempt(plan())
         if not fresh:
             log.info("export %s already finished; nothing to dispatch", bulk_id)
             raise Ignore()
@@ -73,7 +72,7 @@ def fan_out(task: Task, envelope_data: dict[str, Any], document_task: Task) -> N
 
 
 def export_document(
-    task: Task, envelope_data: dict[str, Any], bulk_id: str, document_no: int, invoice_id: int
+    task: GatewayTask, envelope_data: dict[str, Any], bulk_id: str, document_no: int, invoice_id: int
 ) -> dict[str, Any]:
     envelope = TaskEnvelope.model_validate(envelope_data)
     firm_id = int(envelope.data["firm_id"])
@@ -84,19 +83,10 @@ def export_document(
             integration = await _edo(envelope, task_id)
             return await integration.export_document(firm_id, invoice_id)
 
-        try:
-            row = runtime.run(run(), timeout=get_settings().task_time_limit_seconds)
-        except Exception as exc:
-            kwargs = {
-                "envelope": envelope_data,
-                "bulk_id": bulk_id,
-                "document_no": document_no,
-                "invoice_id": invoice_id,
-            }
-            error = fail_or_retry(task, exc, kwargs=kwargs)
-            if isinstance(error, TaskFailed):  # retries exhausted: the invoice is over, count it
-                _record(task, bulk_id, document_no, {"invoice_id": invoice_id, "status": "failed", "error": str(error)})
-            raise error from None
+        def count_failed(error: TaskFailed) -> None:  # retries exhausted: the invoice is over, count it
+            _record(task, bulk_id, document_no, {"invoice_id": invoice_id, "status": "failed", "error": str(error)})
+
+        row = task.attempt(run(), gave_up=count_failed)
         _record(task, bulk_id, document_no, row)
         return row
 

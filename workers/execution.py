@@ -2,8 +2,8 @@
 
 A task (workers/tasks.py) is like a web view: it names the queue, the method and the retry
 policy; this module builds the integration for the envelope's connected integration, checks
-the tenant is real, runs the coroutine on the process loop, and turns failures into a retry
-(transient) or a recorded, permanent failure (dead letter).
+the tenant is real and hands the coroutine to the task's one failure path
+(`GatewayTask.attempt`, workers/gateway_task.py).
 """
 
 from __future__ import annotations
@@ -16,17 +16,13 @@ from typing import Any
 import orjson
 from celery import Task
 from pydantic import BaseModel
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from integrations import registry
 from integrations.base import IntegrationBase, IntegrationContext
 from integrations.errors import PermanentError
 from logconfig import bind
 from schemas.envelope import TaskEnvelope
-from settings import get_settings
-from workers import dead_letters
-from workers.retry import countdown, describe, is_retryable, retry_after_of
+from workers.gateway_task import GatewayTask
 from workers.runtime import Resources, runtime
 
 log = logging.getLogger("workers.execution")
@@ -40,10 +36,6 @@ UNCHECKED_ACTIONS = frozenset({"disconnect", "update_settings"})
 FRESH_TENANT_ACTIONS = frozenset({"connect", "reconnect"})
 
 Invoke = Callable[[IntegrationBase, TaskEnvelope], Awaitable[Any]]
-
-
-class TaskFailed(Exception):
-    """A permanent failure: the message says which call failed and why; not retried."""
 
 
 class TenantNotActive(PermanentError):
@@ -113,45 +105,6 @@ def jsonable(value: Any) -> Any:
     return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 
-# Our own infrastructure blinking (a Redis restart or failover: "Connection closed by server" on a
-# pooled connection, a timeout) says nothing about the work: retry it. redis-py's pools reconnect by
-# themselves on the next command. Never a dead letter for acknowledged work.
-INFRASTRUCTURE_ERRORS = (RedisConnectionError, RedisTimeoutError)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """May the same task succeed later? Retryable integration/SDK errors and infrastructure blips."""
-    return is_retryable(exc) or isinstance(exc, INFRASTRUCTURE_ERRORS)
-
-
-def fail_or_retry(task: Task, exc: BaseException, *, kwargs: dict[str, Any]) -> BaseException:
-    """Return the exception the task must raise: Celery's Retry, or TaskFailed (dead-lettered)."""
-    settings = get_settings()
-    retries = task.request.retries
-    if not getattr(exc, "counts_as_attempt", True):  # a bounded wait, not a failure: no retry is used up
-        wait = countdown(0, retry_after_of(exc), settings)
-        log.info("waiting %.1fs: %s", wait, describe(exc))
-        return task.retry(exc=exc, countdown=wait, max_retries=None, throw=False)
-    if is_transient(exc) and retries < settings.task_max_retries:
-        wait = countdown(retries, retry_after_of(exc), settings)
-        log.warning("retrying in %.1fs (attempt %d): %s", wait, retries + 1, describe(exc))
-        return task.retry(exc=exc, countdown=wait, max_retries=settings.task_max_retries, throw=False)
-    reason = describe(exc)
-    if is_transient(exc):
-        reason = f"gave up after {retries + 1} attempts: {reason}"
-    log.error("task failed: %s", reason)
-    runtime.run(
-        _dead_letter(
-            task_name=task.name, task_id=task.request.id or "", kwargs=kwargs, error=reason, attempts=retries + 1
-        )
-    )
-    return TaskFailed(reason)
-
-
-async def _dead_letter(**letter: Any) -> None:
-    await dead_letters.record(runtime.resources().redis, **letter)
-
-
 def bind_task(envelope: TaskEnvelope, task: Task) -> Any:
     """Log context of one task run: every line says which call, integration and tenant."""
     return bind(
@@ -163,7 +116,7 @@ def bind_task(envelope: TaskEnvelope, task: Task) -> Any:
     )
 
 
-def execute(task: Task, envelope_data: dict[str, Any], invoke: Invoke) -> Any:
+def execute(task: GatewayTask, envelope_data: dict[str, Any], invoke: Invoke) -> Any:
     """Run `invoke(integration, envelope)` for this task and return a JSON-able result."""
     envelope = TaskEnvelope.model_validate(envelope_data)
     with bind_task(envelope, task):
@@ -175,9 +128,6 @@ def execute(task: Task, envelope_data: dict[str, Any], invoke: Invoke) -> Any:
             integration = await build_integration(envelope, task_id)
             return jsonable(await invoke(integration, envelope))
 
-        try:
-            result = runtime.run(run(), timeout=get_settings().task_time_limit_seconds)
-        except Exception as exc:
-            raise fail_or_retry(task, exc, kwargs={"envelope": envelope_data}) from None
+        result = task.attempt(run())
         log.info("task done in %.0f ms", (time.monotonic() - started) * 1000)
         return result

@@ -8,40 +8,46 @@ integration's exactly-once ledger instead of the provider.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from celery import Task
 
-from integrations.messages import mask
-from schemas.envelope import InvalidItem, MessageOutcome, OutgoingMessage, TaskEnvelope
+from jobs import bulk
+from schemas.envelope import InvalidItem, MessageOutcome, OutgoingMessage, TaskEnvelope, mask
 from settings import get_settings
-from workers import bulk, events, metrics, status_poll
-from workers.execution import TaskFailed, bind_task, build_integration, fail_or_retry
+from workers import events, status_poll
+from workers.execution import bind_task, build_integration
+from workers.gateway_task import GatewayTask, TaskFailed
+from workers.metrics.task_runs import count_messages
 from workers.runtime import runtime
 
 log = logging.getLogger("workers.messages")
+
+T = TypeVar("T")
 
 
 def chunk_id(envelope: TaskEnvelope, bulk_id: str, chunk_no: int) -> str:
     return f"{envelope.client}:{envelope.connected_integration_id}:{envelope.event_id or bulk_id}:{chunk_no}"
 
 
-def fan_out(task: Task, envelope_data: dict[str, Any], chunk_task: Task) -> dict[str, Any]:
+def chunked(items: Sequence[T], size: int) -> list[list[T]]:
+    """`items` in order, cut into lists of at most `size` (the last one may be shorter)."""
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def fan_out(task: GatewayTask, envelope_data: dict[str, Any], chunk_task: Task) -> dict[str, Any]:
     envelope = TaskEnvelope.model_validate(envelope_data)
     messages = [OutgoingMessage.model_validate(m) for m in envelope.data["messages"]]
     invalid = [InvalidItem.model_validate(i) for i in envelope.data.get("invalid", [])]
     bulk_id = task.request.id or ""
     settings = get_settings()
     with bind_task(envelope, task):
-        try:
-            integration = runtime.run(build_integration(envelope, bulk_id))
-        except Exception as exc:
-            error = fail_or_retry(task, exc, kwargs={"envelope": envelope_data})
-            if isinstance(error, TaskFailed):
-                events.bulk_failed(task, str(error))
-            raise error from None
+        integration = task.attempt(
+            build_integration(envelope, bulk_id), gave_up=lambda error: events.bulk_failed(task, str(error))
+        )
         size = type(integration).chunk_size
-        chunks = [messages[i : i + size] for i in range(0, len(messages), size)]
+        chunks = chunked(messages, size)
         if not runtime.run(_start(bulk_id, len(messages), len(chunks), invalid, settings.result_expires_seconds)):
             log.info("bulk %s already finalized; nothing to dispatch", bulk_id)
             return {"chunks": len(chunks)}
@@ -70,7 +76,7 @@ async def _start(bulk_id: str, total: int, chunks: int, invalid: list[InvalidIte
 
 
 def send_chunk(
-    task: Task, envelope_data: dict[str, Any], bulk_id: str, chunk_no: int, raw_messages: list[dict[str, Any]]
+    task: GatewayTask, envelope_data: dict[str, Any], bulk_id: str, chunk_no: int, raw_messages: list[dict[str, Any]]
 ) -> dict[str, Any]:
     envelope = TaskEnvelope.model_validate(envelope_data)
     messages = [OutgoingMessage.model_validate(m) for m in raw_messages]
@@ -81,25 +87,18 @@ def send_chunk(
             integration = await build_integration(envelope, task_id)
             return await integration.send_chunk(chunk_id(envelope, bulk_id, chunk_no), messages)  # type: ignore[attr-defined]
 
-        try:
-            outcomes = runtime.run(run(), timeout=get_settings().task_time_limit_seconds)
-        except Exception as exc:
-            error = fail_or_retry(
-                task,
-                exc,
-                kwargs={"envelope": envelope_data, "bulk_id": bulk_id, "chunk_no": chunk_no, "messages_": raw_messages},
-            )
-            if isinstance(error, TaskFailed):  # the chunk is over: count its messages as failed
-                failed = [
-                    MessageOutcome(index=m.index, recipient=mask(m.recipient), status="failed", error=str(error))
-                    for m in messages
-                ]
-                _record_chunk(task, bulk_id, chunk_no, failed)
-            raise error from None
+        def count_failed(error: TaskFailed) -> None:  # the chunk is over: count its messages as failed
+            failed = [
+                MessageOutcome(index=m.index, recipient=mask(m.recipient), status="failed", error=str(error))
+                for m in messages
+            ]
+            _record_chunk(task, bulk_id, chunk_no, failed)
+
+        outcomes = task.attempt(run(), gave_up=count_failed)
         _record_chunk(task, bulk_id, chunk_no, outcomes)
         status_poll.after_chunk(envelope, outcomes)
         counts = outcome_counts(outcomes)
-        metrics.count_messages(envelope.client, counts)
+        count_messages(envelope.client, counts)
         return {"chunk": chunk_no, **counts}
 
 

@@ -1,47 +1,24 @@
 """Replay dead letters: `python -m workers.replay [--client K] [--connected-integration-id ID]
 [--task NAME] [--limit N] [--dry-run]` re-enqueues matching dead letters under new task ids
-and removes them from the store. `POST /admin/dead-letters/{id}/replay` does the same for one.
-
-Replayed work meets the same exactly-once markers as the original, so a message that did go
-out before the failure is not sent again.
+and removes them from the store. `POST /admin/dead-letters/{id}/replay` does the same for one
+(both with `jobs.replay.replay_letter`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
 
-from redis.asyncio import Redis
-
+from jobs import dead_letters
+from jobs.publish import Publisher
+from jobs.replay import replay_letter
+from kit import redis as redis_clients
 from settings import get_settings
-from workers import dead_letters
-from workers.publish import Publisher
-
-
-async def replay_letter(redis: Redis, publisher: Publisher, letter: dict[str, Any]) -> str:
-    envelope = letter["kwargs"].get("envelope") or {}
-    published = await publisher.publish(
-        letter["task_name"],
-        letter["kwargs"],
-        argsrepr=f"replay of {letter['id']}: {letter.get('client')} {letter.get('connected_integration_id')} "
-        f"{letter.get('action')}",
-        record={
-            "client": letter.get("client"),
-            "connected_integration_id": letter.get("connected_integration_id"),
-            "action": letter.get("action"),
-            "event_id": letter.get("event_id"),
-            "replay_of": letter["id"],
-        },
-        request_id=envelope.get("request_id", ""),
-    )
-    await dead_letters.forget(redis, letter["id"])
-    return published.task_id
 
 
 async def _main(args: argparse.Namespace) -> int:
     settings = get_settings()
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_clients.client(settings.redis_url, timeout=5.0)
     try:
         letters = await dead_letters.recent(
             redis,

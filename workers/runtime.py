@@ -19,8 +19,10 @@ from typing import Any, TypeVar
 import httpx2
 from redis.asyncio import Redis
 
-from regos_sdk.client import reconnect_once
+from kit import redis as redis_clients
+from regos_sdk.client import shared_http
 from settings import Settings, get_settings
+from workers.metrics.outbound import measured
 
 T = TypeVar("T")
 
@@ -76,18 +78,19 @@ class _Runtime:
             settings = get_settings()
             self._resources = Resources(
                 settings=settings,
-                redis=Redis.from_url(
-                    settings.redis_url,
-                    socket_timeout=5,
-                    socket_connect_timeout=5,
-                    health_check_interval=30,
-                    retry=reconnect_once(),
-                ),
+                redis=redis_clients.client(settings.redis_url, timeout=5),
                 http=httpx2.AsyncClient(
                     timeout=settings.provider_timeout_seconds,
-                    limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
+                    transport=measured(
+                        httpx2.AsyncHTTPTransport(
+                            limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50)
+                        )
+                    ),
                 ),
             )
+            # Every task's coroutine builds these resources before it calls REGOS: the SDK's client
+            # of this loop is created here, measured like the providers'.
+            shared_http(wrap=measured)
         return self._resources
 
     async def _aclose(self) -> None:

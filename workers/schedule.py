@@ -15,16 +15,15 @@ import time
 import uuid
 from typing import Any
 
-from celery import Task
-
-import celeryconfig
 from integrations.base import IntegrationBase
 from integrations.edo import auto_import
 from integrations.edo.base import EdoIntegrationBase
 from integrations.errors import PermanentError
+from jobs import names
+from jobs.publish import Publisher
 from schemas.envelope import TaskEnvelope
 from workers.execution import execute
-from workers.publish import Publisher
+from workers.gateway_task import GatewayTask
 from workers.runtime import runtime
 
 log = logging.getLogger("workers.schedule")
@@ -55,7 +54,7 @@ async def _enqueue_polls() -> list[str]:
         )
         argsrepr = f"{key} {cid} poll firms {firm_ids}"
         published = await publisher.publish(
-            celeryconfig.EDO_POLL_IMPORTS,
+            names.EDO_POLL_IMPORTS,
             {"envelope": envelope.model_dump()},
             argsrepr=argsrepr,
             record={"client": key, "connected_integration_id": cid, "action": POLL_ACTION, "argsrepr": argsrepr},
@@ -101,7 +100,7 @@ async def _enqueue_import(publisher: Publisher, poll: TaskEnvelope, firm_id: int
     )
     argsrepr = f"{poll.client} {poll.connected_integration_id} import_document id={document_id} firm_id={firm_id} auto"
     published = await publisher.publish(
-        celeryconfig.RUN_ACTION,
+        names.RUN_ACTION,
         {"envelope": envelope.model_dump()},
         argsrepr=argsrepr,
         record={
@@ -118,5 +117,5 @@ async def _enqueue_import(publisher: Publisher, poll: TaskEnvelope, firm_id: int
     return not published.duplicate
 
 
-def poll(task: Task, envelope_data: dict[str, Any]) -> Any:
+def poll(task: GatewayTask, envelope_data: dict[str, Any]) -> Any:
     return execute(task, envelope_data, _poll)

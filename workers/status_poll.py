@@ -13,13 +13,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Task
-
-import celeryconfig
 from integrations import registry
+from jobs import names
 from schemas.envelope import MessageOutcome, TaskEnvelope
 from settings import get_settings
 from workers.execution import execute
+from workers.gateway_task import GatewayTask
 
 log = logging.getLogger("workers.status_poll")
 
@@ -36,7 +35,7 @@ def _schedule(envelope: TaskEnvelope, request_ids: list[str], attempt: int) -> N
 
     head = envelope.model_copy(update={"action": "poll_statuses", "data": None, "event_id": None})
     app.send_task(
-        celeryconfig.POLL_SMS_STATUS,
+        names.POLL_SMS_STATUS,
         kwargs={"envelope": head.model_dump(), "request_ids": request_ids, "attempt": attempt},
         countdown=_interval(),
         argsrepr=f"{envelope.client} {envelope.connected_integration_id} {len(request_ids)} statuses "
@@ -54,7 +53,7 @@ def after_chunk(envelope: TaskEnvelope, outcomes: list[MessageOutcome]) -> None:
         _schedule(envelope, ids, 0)
 
 
-def poll(task: Task, envelope_data: dict[str, Any], request_ids: list[str], attempt: int) -> dict[str, Any]:
+def poll(task: GatewayTask, envelope_data: dict[str, Any], request_ids: list[str], attempt: int) -> dict[str, Any]:
     async def invoke(integration: Any, envelope: TaskEnvelope) -> dict[str, Any]:
         return await integration.poll_statuses(request_ids)
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from api.deps import OperatorDep, PublisherDep, RedisDep
 from api.errors import GatewayError
-from workers import dead_letters
-from workers.replay import replay_letter
+from jobs import dead_letters
+from jobs.replay import replay_letter
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -13,12 +13,12 @@ import orjson
 from fastapi import APIRouter, Header, Path, Request, Response
 from pydantic import ValidationError
 
-import celeryconfig
 from api.body import parse_any, parse_json_object, read_capped
 from api.calls import Plan, enqueue, lifecycle_answer, plan_call, wait_for_result
 from api.deps import Ingress, IngressDep
 from api.errors import GatewayError
 from integrations.registry import IntegrationSpec, resolve
+from jobs import names
 from logconfig import bind
 from schemas.envelope import CONNECTED_INTEGRATION_ID, ExternalRequest, RegosCall, TaskEnvelope, canonical_action
 from settings import Settings
@@ -187,7 +187,7 @@ async def call_client(
         plan: Plan = plan_call(spec, envelope, settings)
         published = await enqueue(ingress.publisher, plan, settings)
         log.info("queued %s task_id=%s duplicate=%s", plan.task_name, published.task_id, published.duplicate)
-        if plan.task_name == celeryconfig.RUN_ACTION and plan.wait_seconds > 0:
+        if plan.task_name == names.RUN_ACTION and plan.wait_seconds > 0:
             meta = await wait_for_result(ingress.redis, published.task_id, plan.wait_seconds)
             if meta is not None:
                 return _answer(lifecycle_answer(meta))
@@ -240,7 +240,7 @@ async def _queue_external(
     )
     provider_id = guard.dedupe_id(body) if guard else None
     plan = Plan(
-        celeryconfig.HANDLE_EXTERNAL,
+        names.HANDLE_EXTERNAL,
         envelope,
         f"{client or '?'} {cid or '-'} external {request.method} /{path} id={provider_id or '-'}",
         f"gw:dedupe:{client}:{cid}:ext:{provider_id}" if provider_id else None,

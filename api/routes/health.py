@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from redis.exceptions import RedisError
 
 from api.deps import RedisDep, SettingsDep
+from api.errors import read_redis
 from redis_durability import read_async, refuses
 
 router = APIRouter(tags=["health"])
@@ -25,13 +24,7 @@ async def health() -> dict[str, Any]:
     summary="Redis reachable and its durability (503 if unreachable, or non-durable in production)",
 )
 async def ready(redis: RedisDep, settings: SettingsDep) -> JSONResponse:
-    try:
-        durability = await asyncio.wait_for(read_async(redis), settings.enqueue_timeout_seconds)
-    except (RedisError, OSError, TimeoutError) as exc:
-        return JSONResponse(
-            {"ok": False, "result": {"error": 503, "description": f"Redis unreachable: {type(exc).__name__}"}},
-            status_code=503,
-        )
+    durability = await read_redis(read_async(redis), settings.enqueue_timeout_seconds)
     report = durability.as_dict()
     if refuses(settings, durability):  # e.g. Redis restarted without its AOF since the API started
         description = "Redis can lose acknowledged work: " + "; ".join(durability.problems)

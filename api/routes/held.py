@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from api.deps import OperatorDep, PublisherDep, RedisDep, SettingsDep
 from api.errors import GatewayError
-from integrations.sms import held
-from workers.resend_held import NothingHeld, resend
+from jobs import held, replay
+from jobs.replay import NothingHeld
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -31,7 +31,7 @@ async def resend_held(
     bulk_id: str, _: OperatorDep, redis: RedisDep, publisher: PublisherDep, settings: SettingsDep
 ) -> dict[str, Any]:
     try:
-        task_id = await resend(redis, publisher, bulk_id, ttl=settings.pii_retention_seconds)
+        task_id = await replay.resend_held(redis, publisher, bulk_id, ttl=settings.pii_retention_seconds)
     except NothingHeld as exc:
         raise GatewayError(404, str(exc)) from None
     return {"ok": True, "result": {"status": "queued", "task_id": task_id, "resend_of": bulk_id}}

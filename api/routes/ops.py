@@ -5,17 +5,9 @@ every operator endpoint): the API faces the internet (REGOS calls it), and queue
 per-route traffic are nobody else's business. Prometheus sends the token with
 `authorization: {type: Bearer, credentials_file: ...}` in its scrape config.
 
-How consumers are counted
--------------------------
-kombu's Redis transport keeps no record of who consumes a queue (workers BRPOP the lists;
-`_kombu.binding.*` sets outlive the workers that declared them), and Celery's
-`inspect().active_queues()` would load Celery into the ingress (forbidden by the layering
-rule) and cost a full broadcast timeout per call. Instead each worker process publishes a
-heartbeat (workers/metrics.py): every HEARTBEAT_SECONDS, while its consumer is running, it
-stamps its node name into the sorted set `gw:consumers:<queue>` of every queue it consumes
-(the live list of `task_consumer.queues`, so `-Q` and `add_consumer` are honoured). A consumer
-is live when its stamp is younger than STALE_AFTER_SECONDS; a clean shutdown removes it at once,
-a SIGKILLed worker drops out after STALE_AFTER_SECONDS. All of it is read in one round trip.
+Consumers are counted from the workers' heartbeat (jobs/heartbeat.py says why and how; each
+worker stamps the live list of `task_consumer.queues`, so `-Q` and `add_consumer` are honoured).
+All of it is read in one round trip.
 """
 
 from __future__ import annotations
@@ -32,19 +24,14 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from redis.exceptions import RedisError
 
-import celeryconfig
 from api.deps import OperatorDep, RedisDep, SettingsDep
+from api.errors import read_redis
 from api.metrics import exposition, install_metrics
+from jobs.heartbeat import CONSUMERS_KEY_PREFIX, STALE_AFTER_SECONDS, WORKER_KEY_PREFIX
+from jobs.names import QUEUES
 
 router = APIRouter(tags=["ops"])
 
-QUEUES = (*celeryconfig.INTERACTIVE_QUEUES, *celeryconfig.BULK_QUEUES)
-# Shared with workers/metrics.py (which the ingress may not import: it loads Celery);
-# tests/ops/test_queues.py checks both sides agree.
-CONSUMERS_KEY_PREFIX = "gw:consumers:"
-WORKER_KEY_PREFIX = "gw:worker:"
-HEARTBEAT_SECONDS = 5.0
-STALE_AFTER_SECONDS = 15.0
 # kombu's Redis transport keeps priorities 3, 6 and 9 of a queue in lists of their own.
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 UNACKED_KEY = "unacked"  # kombu: delivered to a worker, not yet acknowledged (running or waiting a countdown)
@@ -152,11 +139,5 @@ async def metrics(_: OperatorDep, redis: RedisDep, settings: SettingsDep) -> Res
     responses={503: {"description": "A queue has waiting work and no live consumer, or Redis is unreachable"}},
 )
 async def admin_queues(_: OperatorDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
-    try:
-        report = await asyncio.wait_for(queue_report(redis), settings.enqueue_timeout_seconds)
-    except (RedisError, OSError, TimeoutError) as exc:
-        return JSONResponse(
-            {"ok": False, "result": {"error": 503, "description": f"Redis unreachable: {type(exc).__name__}"}},
-            status_code=503,
-        )
+    report = await read_redis(queue_report(redis), settings.enqueue_timeout_seconds)
     return JSONResponse(report, status_code=200 if report["ok"] else 503)

@@ -7,13 +7,11 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query
 
-from api.calls import RESULT_KEY_PREFIX
 from api.deps import OperatorDep, RedisDep
 from api.errors import GatewayError
-from integrations.sms import held
+from jobs import bulk, held
+from jobs.records import RESULT_KEY_PREFIX, TASK_INDEX_PREFIX, TASK_RECORD_PREFIX
 from schemas.envelope import CONNECTED_INTEGRATION_ID
-from workers import bulk
-from workers.publish import TASK_INDEX_PREFIX, TASK_RECORD_PREFIX
 
 router = APIRouter(tags=["tasks"])
 

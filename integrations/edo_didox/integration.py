@@ -47,7 +47,6 @@ def _decimal(value: Any) -> Decimal:
 
 
 class DidoxIntegration(EdoIntegrationBase):
-    key: ClassVar[str] = "edo_didox"
     done_statuses: ClassVar[set[str]] = {InvoiceStatus.IN_SENT_PROGRESS, InvoiceStatus.SENT}
     export_status: ClassVar[InvoiceStatus] = InvoiceStatus.IN_SENT_PROGRESS  # the user signs in Didox
 

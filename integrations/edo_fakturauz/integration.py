@@ -55,7 +55,6 @@ def _money(value: Decimal) -> str:
 
 
 class FakturaUzIntegration(EdoIntegrationBase):
-    key: ClassVar[str] = "edo_fakturauz"
     done_statuses: ClassVar[set[str]] = {InvoiceStatus.SENT}
     export_status: ClassVar[InvoiceStatus] = InvoiceStatus.SENT
 

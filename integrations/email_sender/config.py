@@ -8,9 +8,9 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 from typing import Literal
 
+from integrations.connected_settings import missing, setting
 from integrations.errors import SettingsError
 from integrations.messages import normalize_email
-from integrations.sms.config import missing, setting
 
 Security = Literal["starttls", "tls", "none"]
 SECURITY_MODES: tuple[Security, ...] = ("starttls", "tls", "none")

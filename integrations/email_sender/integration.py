@@ -35,15 +35,15 @@ import aiosmtplib
 from integrations.base import MessagingIntegrationBase
 from integrations.email_sender import mail, smtp
 from integrations.email_sender.config import SmtpConfig, parse
-from integrations.errors import HeldByAnotherAttempt, PermanentError, SettingsError, TransientError
+from integrations.errors import PermanentError, SettingsError, TransientError
 from integrations.ledger import EffectLedger
-from integrations.messages import mask
 from schemas.envelope import (
     IntegrationErrorResponse,
     IntegrationResult,
     IntegrationSuccessResponse,
     MessageOutcome,
     OutgoingMessage,
+    mask,
 )
 
 log = logging.getLogger(__name__)
@@ -84,22 +84,8 @@ def _outcome(
     )
 
 
-def _still_running(record: dict, lease: float) -> float:
-    """Seconds until the attempt that wrote `record` has certainly ended (0: it has). An
-    `unknown` record was written by an attempt as it ended; `claimed` / `started` ones by one
-    that may still be sending until its time limit (the lease) has passed."""
-    if record.get("state") not in ("claimed", "started"):
-        return 0.0
-    return max(0.0, float(record.get("at") or 0) + lease - time.time())
-
-
 class EmailSenderIntegration(MessagingIntegrationBase):
-    key: ClassVar[str] = "email_sender"
     chunk_size: ClassVar[int] = 100
-
-    @property
-    def label(self) -> str:
-        return f"email_sender for connected integration {self.cid}"
 
     # --- lifecycle -----------------------------------------------------------------------
     async def _check(self, ok_status: str) -> IntegrationResult:
@@ -140,14 +126,8 @@ class EmailSenderIntegration(MessagingIntegrationBase):
                 work.outcomes[m.index] = _outcome(m, "accepted", provider_id=record.get("provider_id"))
                 del earlier[effect[m.index]]
         if earlier:  # an earlier attempt never learnt (or never recorded) the outcome: send again
-            wait = max(_still_running(record, lease) for record in earlier.values())
-            if wait > 0:
-                await ledger.release([effect[m.index] for m in mine])
-                raise HeldByAnotherAttempt(
-                    f"{self.label}: {len(earlier)} messages are held by another attempt that may still be "
-                    f"running; retrying in {wait:.0f} s, when it has certainly ended",
-                    retry_after=wait + 0.5,
-                )
+            mine_ids = [effect[m.index] for m in mine]
+            await ledger.yield_to_live_attempts(self.label, list(earlier.values()), lease=lease, release=mine_ids)
             taken = set(await ledger.takeover(earlier))
             mine += [m for m in messages if effect[m.index] in taken]
             work.resent = {m.index for m in messages if effect[m.index] in taken}

@@ -20,29 +20,34 @@ from functools import cache
 import aiosmtplib
 
 from integrations.email_sender.config import SmtpConfig
+from kit import http_outcome
 
 
-class SmtpFailure(Exception):
-    """`str()` is safe for results and logs: the relay's reply, never a credential."""
+class SmtpFailure(http_outcome.CallFailure):
+    """`str()` is safe for results and logs: the relay's reply, never a credential. Each kind
+    below is also the `kit.http_outcome` outcome it means."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("", detail)
 
 
-class LoginRefused(SmtpFailure):
+class LoginRefused(SmtpFailure, http_outcome.Refused):
     pass
 
 
-class NotReached(SmtpFailure):
+class NotReached(SmtpFailure, http_outcome.NotSent):
     pass
 
 
-class Deferred(SmtpFailure):
+class Deferred(SmtpFailure, http_outcome.NotSent):
     pass
 
 
-class Refused(SmtpFailure):
+class Refused(SmtpFailure, http_outcome.Refused):
     pass
 
 
-class OutcomeUnknown(SmtpFailure):
+class OutcomeUnknown(SmtpFailure, http_outcome.OutcomeUnknown):
     pass
 
 

@@ -33,14 +33,14 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 from integrations.base import SmsIntegrationBase
+from integrations.connected_settings import setting
 from integrations.errors import IntegrationError, PermanentError, TransientError
 from integrations.eskiz_sms.client import DEFAULT_SENDER, MAX_BATCH, BatchItem, EskizClient
-from integrations.eskiz_sms.tokens import CachedToken, TokenCache
+from integrations.eskiz_sms.tokens import TOKEN_TTL_SECONDS, CachedToken, token_cache
 from integrations.guards import SIGNATURE_PARAM, SMS_CALLBACK_PURPOSE
 from integrations.signing import derive_token
 from integrations.sms import status
-from integrations.sms.config import missing, require, setting
-from integrations.sms.dispatch import Pending, send_exactly_once
+from integrations.sms.dispatch import Pending
 from integrations.sms.http import ProviderCallError, ProviderHTTPError
 from schemas.envelope import (
     ExternalRequest,
@@ -54,14 +54,13 @@ from schemas.envelope import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-REQUIRED = ("ESKIZ_EMAIL", "ESKIZ_PASSWORD")
 MAX_REPORTS_PER_CALL = 1000
 _warned_no_callback = False
 
 
 def user_sms_id_for(effect_id: str) -> str:
     """Our id for one message at Eskiz (32 hex chars), stable across retries of its chunk."""
-    return hashlib.sha256(effect_id.encode()).hexdigest()[:32]
+    return SmsIntegrationBase.provider_message_id(effect_id)
 
 
 def dispatch_id_for(chunk_id: str) -> int:
@@ -70,19 +69,17 @@ def dispatch_id_for(chunk_id: str) -> int:
 
 
 class EskizSmsIntegration(SmsIntegrationBase):
-    key: ClassVar[str] = "eskiz_sms"
     chunk_size: ClassVar[int] = MAX_BATCH
-
-    @property
-    def label(self) -> str:
-        return f"eskiz_sms for connected integration {self.cid}"
+    required_settings: ClassVar[tuple[str, ...]] = ("ESKIZ_EMAIL", "ESKIZ_PASSWORD")
+    base_url_env: ClassVar[str] = "ESKIZ_BASE_URL"
+    base_url_default: ClassVar[str] = "https://notify.eskiz.uz/api"
+    metrics_target: ClassVar[str] = "eskiz"
 
     # --- lifecycle -----------------------------------------------------------------------
     async def _check(self, ok_status: str) -> IntegrationResult:
-        absent = missing(await self.settings_map(), REQUIRED)
-        if absent:
-            return IntegrationErrorResponse.of(400, f"eskiz_sms: setting {', '.join(absent)} is missing in REGOS")
-        return IntegrationSuccessResponse(result={"status": ok_status})
+        return await self.missing_settings(await self.settings_map()) or IntegrationSuccessResponse(
+            result={"status": ok_status}
+        )
 
     async def connect(self) -> IntegrationResult:
         checked = await self._check("connected")
@@ -102,7 +99,10 @@ class EskizSmsIntegration(SmsIntegrationBase):
                     f"eskiz_sms: Eskiz refused the login: {said} (check ESKIZ_EMAIL / ESKIZ_PASSWORD)",
                 )
             raise error from None
-        await TokenCache(self.ctx.redis, self.ctx.settings.secret_key, self.cid, email, password).put(token)
+        wait = self.ctx.settings.provider_timeout_seconds
+        await token_cache(
+            self.ctx.redis, self.ctx.settings.secret_key, self.cid, email, password, login_wait=wait
+        ).store(token, TOKEN_TTL_SECONDS)
         result: dict[str, Any] = {"status": "connected"}
         try:
             balance = await eskiz.balance(token)
@@ -116,8 +116,7 @@ class EskizSmsIntegration(SmsIntegrationBase):
         return IntegrationSuccessResponse(result=result)
 
     def _client(self) -> EskizClient:
-        settings = self.ctx.settings
-        return EskizClient(self.ctx.http, settings.eskiz_base_url, timeout=settings.provider_timeout_seconds)
+        return EskizClient(self.ctx.http, self.base_url, timeout=self.ctx.settings.provider_timeout_seconds)
 
     async def update_settings(self) -> IntegrationResult:
         return await self._check("settings updated")
@@ -141,34 +140,34 @@ class EskizSmsIntegration(SmsIntegrationBase):
         return f"{base.rstrip('/')}/clients/{self.key}/external/{quote(self.cid)}/delivery?{SIGNATURE_PARAM}={sig}"
 
     def _login_error(self, exc: ProviderCallError) -> IntegrationError:
-        if isinstance(exc, ProviderHTTPError) and exc.status < 500 and exc.status not in (408, 429):
+        if isinstance(exc, ProviderHTTPError) and not exc.retryable:
             return PermanentError(
                 f"{self.label}: {exc.what} refused: HTTP {exc.status}: {exc.text} (check ESKIZ_EMAIL / ESKIZ_PASSWORD)"
             )
-        retry_after = exc.retry_after if isinstance(exc, ProviderHTTPError) else None
-        return TransientError(f"{self.label}: {exc}", retry_after=retry_after)
+        return TransientError(f"{self.label}: {exc}", retry_after=exc.retry_after)
 
     async def send_chunk(self, chunk_id: str, messages: list[OutgoingMessage]) -> list[MessageOutcome]:
         settings = self.ctx.settings
-        values = await self.settings_map()
-        require(values, REQUIRED, self.label)
+        values = await self.required_settings_map()
         email, password = setting(values, "ESKIZ_EMAIL") or "", setting(values, "ESKIZ_PASSWORD") or ""
         sender = setting(values, "ESKIZ_NICKNAME") or DEFAULT_SENDER
         callback_url = self.callback_url(values)
         eskiz = self._client()
-        tokens = TokenCache(self.ctx.redis, settings.secret_key, self.cid, email, password)
+        tokens = token_cache(
+            self.ctx.redis, settings.secret_key, self.cid, email, password, login_wait=settings.provider_timeout_seconds
+        )
         dispatch_id = dispatch_id_for(chunk_id)
 
-        async def login() -> str:
+        async def login() -> tuple[str, float]:
             try:
-                return await eskiz.login(email, password)
+                return await eskiz.login(email, password), TOKEN_TTL_SECONDS
             except ProviderCallError as exc:  # a login has no side effect: any failure is "not sent"
                 raise self._login_error(exc) from None
 
         async def with_token(what: str, call: Callable[[str], Awaitable[T]]) -> T:
             """`call(token)`; on HTTP 401 log in again once and retry once (401 = not acted)."""
             cached: CachedToken
-            cached, _ = await tokens.obtain(login, wait=settings.provider_timeout_seconds)
+            cached, _ = await tokens.obtain(login)
             for attempt in (1, 2):
                 try:
                     return await call(cached.token)
@@ -180,8 +179,8 @@ class EskizSmsIntegration(SmsIntegrationBase):
                             f"{self.label}: eskiz {what}: HTTP 401 again after a fresh login: {exc.text}"
                         ) from None
                     log.info("%s: token rejected (HTTP 401), logging in again", self.label)
-                    await tokens.drop_if_same(cached)
-                    cached, _ = await tokens.obtain(login, wait=settings.provider_timeout_seconds, stale=cached)
+                    await tokens.drop(cached)
+                    cached, _ = await tokens.obtain(login, stale=cached)
             raise AssertionError("unreachable")
 
         async def send(pending: list[Pending]) -> str | None:
@@ -204,19 +203,13 @@ class EskizSmsIntegration(SmsIntegrationBase):
             await self._record_held(held)
             return {wanted[str(r["user_sms_id"])].effect_id: str(r["user_sms_id"]) for r in held}
 
-        result = await send_exactly_once(
-            redis=self.ctx.redis,
-            ttl=settings.pii_retention_seconds,
-            label=self.label,
-            chunk_id=chunk_id,
-            messages=messages,
-            effect_id=self.effect_id,
-            send=send,
+        result = await self.send_exactly_once(
+            chunk_id,
+            messages,
+            send,
             provider_id=lambda p, request_id: user_sms_id_for(p.effect_id),
             reconcile=reconcile,
-            deduplicates_by_id=type(self).deduplicates_by_id,
             announces_start=True,
-            claim_lease=settings.task_time_limit_seconds,
         )
         await self._record_statuses(result.accepted, "waiting", result.request_id)
         await self._record_statuses(result.unknown, "unknown", None)

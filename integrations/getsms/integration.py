@@ -8,7 +8,7 @@ Each message of a chunk is claimed in `EffectLedger` before the call and ends as
   → released, `PermanentError` with GetSMS's text: nothing was sent, a retry changes nothing;
 - no answer (timeout, dropped connection, crash) → `unknown`. GetSMS gives no id before its
   answer, so the outcome cannot be looked up: with `GETSMS_UNKNOWN_POLICY=hold` (default) the
-  messages are held for an operator (`integrations.sms.held`); with `resend` the claims are
+  messages are held for an operator (`jobs.held`); with `resend` the claims are
   released and the chunk retried (at least once: a duplicate SMS is possible).
 """
 
@@ -19,13 +19,14 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from integrations.base import SmsIntegrationBase
-from integrations.errors import PermanentError, SettingsError, TransientError
+from integrations.connected_settings import setting
+from integrations.errors import PermanentError, SettingsError, TransientError, verdict
 from integrations.getsms import client
 from integrations.ledger import EffectLedger
-from integrations.sms import held, status
-from integrations.sms.config import missing, require, setting
+from integrations.sms import status
 from integrations.sms.dispatch import Pending, outcome
 from integrations.sms.http import NotSent, OutcomeUnknown, ProviderCallError, ProviderHTTPError
+from jobs import held
 from schemas.envelope import (
     IntegrationErrorResponse,
     IntegrationResult,
@@ -33,35 +34,31 @@ from schemas.envelope import (
     MessageOutcome,
     OutgoingMessage,
 )
-from settings import MissingSettingError
 
 log = logging.getLogger(__name__)
 
-REQUIRED = ("GETSMS_LOGIN", "GETSMS_PASSWORD")
 POLICIES = ("hold", "resend")
 
 
 class GetSmsIntegration(SmsIntegrationBase):
-    key: ClassVar[str] = "getsms"
     chunk_size: ClassVar[int] = client.MAX_BATCH
     polls_statuses: ClassVar[bool] = True  # GetSMS does not call back: workers.status_poll asks
-
-    @property
-    def label(self) -> str:
-        return f"getsms for connected integration {self.cid}"
+    required_settings: ClassVar[tuple[str, ...]] = ("GETSMS_LOGIN", "GETSMS_PASSWORD")
+    base_url_env: ClassVar[str] = "GETSMS_BASE_URL"  # issued per operator by GetSMS: no public default
+    metrics_target: ClassVar[str] = "getsms"
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def _check(self) -> IntegrationResult:
         values = await self.settings_map()
-        absent = missing(values, REQUIRED)
+        absent = await self.missing_settings(values)
         if absent:
-            return IntegrationErrorResponse.of(400, f"getsms: setting {', '.join(absent)} is missing in REGOS")
+            return absent
         policy = (setting(values, "GETSMS_UNKNOWN_POLICY") or "hold").lower()
         if policy not in POLICIES:
             return IntegrationErrorResponse.of(400, "getsms: GETSMS_UNKNOWN_POLICY must be hold or resend")
         try:
-            url = self.ctx.settings.require_getsms_base_url()
-        except MissingSettingError as exc:
+            url = self.base_url
+        except SettingsError as exc:
             return IntegrationErrorResponse.of(500, f"getsms: gateway misconfigured: {exc}")
         try:
             await client.check_credentials(
@@ -94,12 +91,8 @@ class GetSmsIntegration(SmsIntegrationBase):
 
     async def send_chunk(self, chunk_id: str, messages: list[OutgoingMessage]) -> list[MessageOutcome]:
         settings = self.ctx.settings
-        values = await self.settings_map()
-        require(values, REQUIRED, self.label)
-        try:
-            url = settings.require_getsms_base_url()
-        except MissingSettingError as exc:
-            raise SettingsError(f"{self.label}: {exc}") from None
+        values = await self.required_settings_map()
+        url = self.base_url
         policy = (setting(values, "GETSMS_UNKNOWN_POLICY") or "hold").lower()
         if policy not in POLICIES:
             raise SettingsError(f"{self.label}: GETSMS_UNKNOWN_POLICY must be hold or resend")
@@ -175,14 +168,9 @@ class GetSmsIntegration(SmsIntegrationBase):
                 raise TransientError(f"{self.label}: {exc}; GETSMS_UNKNOWN_POLICY=resend: sending again") from None
             await self._hold(chunk_id, mine, exc.detail, ledger)
             return {p.message.index: self._held_outcome(p, chunk_id) for p in mine}
-        except NotSent as exc:
+        except (NotSent, ProviderHTTPError) as exc:
             await ledger.release(ids)
-            raise TransientError(f"{self.label}: {exc}") from None
-        except ProviderHTTPError as exc:
-            await ledger.release(ids)
-            if exc.status == 429 or exc.status >= 500 or exc.status == 408:
-                raise TransientError(f"{self.label}: {exc}", retry_after=exc.retry_after) from None
-            raise PermanentError(f"{self.label}: {exc}") from None
+            raise verdict(self.label, exc) from None
         except client.GetSmsRefused as exc:
             await ledger.release(ids)  # GetSMS sent nothing: a replay after the fix may send
             raise PermanentError(f"{self.label}: {exc}") from None
@@ -217,12 +205,8 @@ class GetSmsIntegration(SmsIntegrationBase):
         """Ask GetSMS for the status of `request_ids` (≤ MAX_BATCH) and store each answer in
         `integrations.sms.status` (keyed by request_id). Returns `{"statuses": {request_id:
         status}, "final": [request ids whose status is final]}`."""
-        values = await self.settings_map()
-        require(values, REQUIRED, self.label)
-        try:
-            url = self.ctx.settings.require_getsms_base_url()
-        except MissingSettingError as exc:
-            raise SettingsError(f"{self.label}: {exc}") from None
+        values = await self.required_settings_map()
+        url = self.base_url
         try:
             rows = await client.query_status(
                 self.ctx.http,

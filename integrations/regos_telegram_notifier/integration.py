@@ -4,7 +4,10 @@ Webhooks (`DocChequeClosed`, `DocChequeCanceled`, `DocSessionOpened`, `DocSessio
 settings come from REGOS (`BOT_TOKEN`, `CHAT_IDS`, `CHEQUE_NOTIFICATION`, `STOCK_IDS`), the
 document from the SDK, and one HTML message goes to every subscriber through
 `integrations.telegram.sender` (rate-limited; at least once per (event, chat): after a crash
-mid-send it is sent again, and `resent` counts those possible duplicates). With `STOCK_IDS` set,
+mid-send it is sent again, and `resent` counts those possible duplicates). A batch of webhooks
+(`handle_webhooks`) reads settings once and each REGOS list once (`documents`), and sends each
+chat ONE digest of its waiting notifications (split at notification boundaries past 4,096
+characters); each event gets its own result, with what happened in each chat. With `STOCK_IDS` set,
 the document's stock is resolved (cheque → cash session → operating cash → stock); if it
 cannot be, the event fails with PermanentError rather than reaching every stock's subscribers.
 Blocked / deleted chats are removed from `CHAT_IDS` and migrated groups replaced (serialized
@@ -20,15 +23,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from integrations.base import TelegramIntegrationBase
+from integrations.base import UNSUPPORTED, TelegramIntegrationBase
 from integrations.errors import PermanentError, SettingsError, TransientError
 from integrations.guards import TELEGRAM_WEBHOOK_PURPOSE
-from integrations.messages import mask
 from integrations.regos_telegram_notifier import formatting as fmt
 from integrations.regos_telegram_notifier import subscriptions as subs
 from integrations.regos_telegram_notifier.config import BOT_TOKEN, NotifierConfig, parse_config
+from integrations.regos_telegram_notifier.documents import Documents, fetch_documents
 from integrations.signing import derive_token
 from integrations.telegram.bot_api import BotAPI, TelegramAPIError, TelegramTransportError, token_fingerprint
 from integrations.telegram.sender import Delivery, DeliveryResult, TelegramSender
@@ -36,7 +41,6 @@ from integrations.telegram.text import PARSE_MODE
 from integrations.telegram.updates import Update, parse_update
 from integrations.telegram.webhook import secret_token_problem, webhook_url_problem
 from logconfig import register_secret
-from regos_sdk import RegosAPI
 from schemas.api.references.operating_cash import Stock
 from schemas.envelope import (
     ExternalRequest,
@@ -46,7 +50,9 @@ from schemas.envelope import (
     MessageOutcome,
     OutgoingMessage,
     WebhookCall,
+    WebhookEvent,
     canonical_action,
+    mask,
 )
 from settings import MissingSettingError
 
@@ -58,6 +64,16 @@ EVENTS = {
     for name in (fmt.CHEQUE_CLOSED, fmt.CHEQUE_CANCELED, fmt.SESSION_OPENED, fmt.SESSION_CLOSED)
 }
 _LEFT = {"kicked", "left"}
+
+
+@dataclass(frozen=True)
+class _Notice:
+    """A supported event of a batch: its position, REGOS event name, document uuid and effect key."""
+
+    n: int
+    event: str
+    uuid: str
+    key: str
 
 
 class TelegramNotifierIntegration(TelegramIntegrationBase):
@@ -170,60 +186,158 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
 
     # --- webhooks ------------------------------------------------------------------------
     async def handle_webhook(self, webhook: WebhookCall) -> IntegrationResult:
-        event = EVENTS.get(canonical_action(webhook.action) or "")
-        if event is None:
-            return await super().handle_webhook(webhook)
+        """One webhook: a batch of one (the same path and result)."""
+        [outcome] = await self.handle_webhooks([WebhookEvent(call=webhook, event_id=self.ctx.event_id)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def handle_webhooks(self, events: Sequence[WebhookEvent]) -> list[IntegrationResult | Exception]:
+        """A batch of this connected integration's events: settings once, each REGOS list once
+        (`documents`), and per chat one digest message for the notifications waiting for it
+        (`TelegramSender.deliver(digest=True)`; exactly once per (event, chat)). Each event gets
+        its own result or exception; what fails for one event never fails the others."""
+        outcomes: list[IntegrationResult | Exception | None] = [None] * len(events)
+        notices: list[_Notice] = []
+        for n, event in enumerate(events):
+            parsed = self._notice(n, event)
+            if isinstance(parsed, _Notice):
+                notices.append(parsed)
+            else:
+                outcomes[n] = parsed
+        if notices:
+            await self._notify(notices, outcomes)
+        return [o for o in outcomes if o is not None]
+
+    def _notice(self, n: int, event: WebhookEvent) -> _Notice | IntegrationResult:
+        webhook = event.call
+        name = EVENTS.get(canonical_action(webhook.action) or "")
+        if name is None:
+            return IntegrationErrorResponse.of(UNSUPPORTED, f"unsupported webhook {webhook.action} for {self.key}")
         data = webhook.data if isinstance(webhook.data, dict) else {}
         uuid = data.get("uuid")
         if not isinstance(uuid, str) or not uuid.strip():
             return IntegrationErrorResponse.of(400, f"webhook {webhook.action} carries no data.uuid")
         uuid = uuid.strip()
-        config = await self._config()
-        if not config.chat_ids:
-            return IntegrationSuccessResponse(result={"status": "no subscribers", "event": event})
-        if event in fmt.CHEQUE_EVENTS and not config.cheque_notifications:
-            return IntegrationSuccessResponse(result={"status": "cheque notifications are off", "event": event})
-        text, skipped = await self._compose(event, uuid, config)
-        if skipped:
-            return IntegrationSuccessResponse(result={"status": "skipped", "event": event, "reason": skipped})
-        assert text is not None
-        key = self.ctx.event_id or f"{event}:{uuid}"
-        deliveries = [Delivery(f"tg:{self.cid}:{key}:{chat}", chat, text, PARSE_MODE) for chat in config.chat_ids]
-        results = await self._sender(config.bot_token).deliver(deliveries)
-        changes = await self._apply_chat_changes(results)
-        error = TelegramSender.transient_error(self.label, results)
-        if error is not None:
-            raise error
-        return IntegrationSuccessResponse(result={"status": "done", "event": event, **_counts(results), **changes})
+        return _Notice(n, name, uuid, event.event_id or f"{name}:{uuid}")
 
-    async def _compose(self, event: str, uuid: str, config: NotifierConfig) -> tuple[str | None, str | None]:
+    async def _notify(self, notices: list[_Notice], outcomes: list[IntegrationResult | Exception | None]) -> None:
+        try:
+            config = await self._config()
+        except Exception as exc:  # every event of the batch needs the settings
+            for notice in notices:
+                outcomes[notice.n] = exc
+            return
+        texts: list[tuple[_Notice, str]] = []
+        wanted = await self._wanted(notices, config, outcomes)
+        if wanted:
+            async with self.ctx.regos() as api:
+                docs = await fetch_documents(
+                    api,
+                    [x.uuid for x in wanted if x.event in fmt.CHEQUE_EVENTS],
+                    [x.uuid for x in wanted if x.event in fmt.SESSION_EVENTS],
+                    with_stocks=config.stock_ids is not None,
+                )
+            for notice in wanted:
+                try:
+                    text, skipped = self._compose(notice, config, docs)
+                except Exception as exc:  # this event's document is poisoned; the others go on
+                    outcomes[notice.n] = exc
+                    continue
+                if skipped:
+                    outcomes[notice.n] = IntegrationSuccessResponse(
+                        result={"status": "skipped", "event": notice.event, "reason": skipped}
+                    )
+                else:
+                    assert text is not None
+                    texts.append((notice, text))
+        if texts:
+            await self._deliver(texts, config, outcomes)
+
+    async def _wanted(
+        self, notices: list[_Notice], config: NotifierConfig, outcomes: list[IntegrationResult | Exception | None]
+    ) -> list[_Notice]:
+        """The notices that need a document; the others get their result now."""
+        wanted: list[_Notice] = []
+        for notice in notices:
+            if not config.chat_ids:
+                outcomes[notice.n] = IntegrationSuccessResponse(
+                    result={"status": "no subscribers", "event": notice.event}
+                )
+            elif notice.event in fmt.CHEQUE_EVENTS and not config.cheque_notifications:
+                outcomes[notice.n] = IntegrationSuccessResponse(
+                    result={"status": "cheque notifications are off", "event": notice.event}
+                )
+            else:
+                wanted.append(notice)
+        return wanted
+
+    async def _deliver(
+        self,
+        texts: list[tuple[_Notice, str]],
+        config: NotifierConfig,
+        outcomes: list[IntegrationResult | Exception | None],
+    ) -> None:
+        """Every notice to every subscriber, digests per chat; then each event's own result."""
+        deliveries = [
+            Delivery(f"tg:{self.cid}:{notice.key}:{chat}", chat, text, PARSE_MODE)
+            for notice, text in texts
+            for chat in config.chat_ids
+        ]
+        try:
+            results = await self._sender(config.bot_token).deliver(deliveries, digest=True)
+        except Exception as exc:  # the bot token was rejected, or Redis failed: no event was done
+            for notice, _ in texts:
+                outcomes[notice.n] = exc
+            return
+        changes_error: Exception | None = None
+        try:
+            await self._apply_chat_changes(results)
+        except Exception as exc:  # only the events that found a gone or moved chat must retry
+            changes_error = exc
+        per_event = len(config.chat_ids)
+        for k, (notice, _) in enumerate(texts):
+            mine = results[k * per_event : (k + 1) * per_event]
+            changes = _changes(mine)
+            error = TelegramSender.transient_error(self.label, mine) or (changes_error if changes else None)
+            outcomes[notice.n] = error or IntegrationSuccessResponse(
+                result={
+                    "status": "done",
+                    "event": notice.event,
+                    **_counts(mine),
+                    **changes,
+                    "chats": [_chat_report(r) for r in mine],
+                }
+            )
+
+    def _compose(self, notice: _Notice, config: NotifierConfig, docs: Documents) -> tuple[str | None, str | None]:
         """(HTML text, None), or (None, why the event is skipped by STOCK_IDS)."""
-        async with self.ctx.regos() as api:
-            if event in fmt.CHEQUE_EVENTS:
-                cheques = [c for c in await api.docs.cheque.get_by_uuids([uuid]) if c.uuid.lower() == uuid.lower()]
-                if not cheques:
-                    return self._not_found(event, uuid, config, "cheque"), None
-                cheque = cheques[0]
-                stock = None
-                if config.stock_ids is not None:
-                    what = f"cheque {uuid}"
-                    if not cheque.session:
-                        raise self._no_stock(what, "it has no cash session")
-                    session = await self._session(api, cheque.session, what)
-                    stock = await self._stock(api, session.operating_cash_id, what)
-                    if stock.id not in config.stock_ids:
-                        return None, f"stock {stock.id} is not in STOCK_IDS"
-                return fmt.cheque_message(event, cheque, stock_name=stock.name if stock else None), None
-            sessions = [s for s in await api.docs.cash_session.get_by_uuids([uuid]) if s.uuid.lower() == uuid.lower()]
-            if not sessions:
-                return self._not_found(event, uuid, config, "cash session"), None
-            session = sessions[0]
+        event, uuid = notice.event, notice.uuid
+        if event in fmt.CHEQUE_EVENTS:
+            cheque = docs.cheque(uuid)
+            if cheque is None:
+                return self._not_found(event, uuid, config, "cheque"), None
             stock = None
             if config.stock_ids is not None:
-                stock = await self._stock(api, session.operating_cash_id, f"cash session {uuid}")
+                what = f"cheque {uuid}"
+                if not cheque.session:
+                    raise self._no_stock(what, "it has no cash session")
+                session = docs.session(cheque.session)
+                if session is None:
+                    raise self._no_stock(what, f"cash session {cheque.session} not found in REGOS")
+                stock = self._stock(docs, session.operating_cash_id, what)
                 if stock.id not in config.stock_ids:
                     return None, f"stock {stock.id} is not in STOCK_IDS"
-            return fmt.session_message(event, session, stock_name=stock.name if stock else None), None
+            return fmt.cheque_message(event, cheque, stock_name=stock.name if stock else None), None
+        found = docs.session(uuid)
+        if found is None:
+            return self._not_found(event, uuid, config, "cash session"), None
+        stock = None
+        if config.stock_ids is not None:
+            stock = self._stock(docs, found.operating_cash_id, f"cash session {uuid}")
+            if stock.id not in config.stock_ids:
+                return None, f"stock {stock.id} is not in STOCK_IDS"
+        return fmt.session_message(event, found, stock_name=stock.name if stock else None), None
 
     def _not_found(self, event: str, uuid: str, config: NotifierConfig, what: str) -> str:
         if config.stock_ids is not None:  # a filter is set: never tell every stock's subscribers
@@ -236,21 +350,13 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
             "nothing was sent"
         )
 
-    async def _session(self, api: RegosAPI, session_uuid: str, what: str) -> Any:
-        found = [s for s in await api.docs.cash_session.get_by_uuids([session_uuid]) if s.uuid == session_uuid]
-        if not found:
-            raise self._no_stock(what, f"cash session {session_uuid} not found in REGOS")
-        return found[0]
-
-    async def _stock(self, api: RegosAPI, operating_cash_id: int, what: str) -> Stock:
-        found = [
-            o for o in await api.references.operating_cash.get(ids=[operating_cash_id]) if o.id == operating_cash_id
-        ]
-        if not found:
+    def _stock(self, docs: Documents, operating_cash_id: int, what: str) -> Stock:
+        cash = docs.cash(operating_cash_id)
+        if cash is None:
             raise self._no_stock(what, f"operating cash {operating_cash_id} not found in REGOS")
-        if found[0].stock is None:
+        if cash.stock is None:
             raise self._no_stock(what, f"operating cash {operating_cash_id} has no stock")
-        return found[0].stock
+        return cash.stock
 
     async def _apply_chat_changes(self, results: list[DeliveryResult]) -> dict[str, int]:
         gone = {r.delivery.chat_id for r in results if r.chat_gone}
@@ -349,3 +455,21 @@ def _counts(results: list[DeliveryResult]) -> dict[str, int]:
         counts[key] += 1
         counts["resent"] += r.resent
     return counts
+
+
+def _changes(results: list[DeliveryResult]) -> dict[str, int]:
+    """Gone (removed from CHAT_IDS) and migrated chats among one event's deliveries."""
+    gone = {r.delivery.chat_id for r in results if r.chat_gone}
+    moved = {r.delivery.chat_id for r in results if r.migrated_to and not r.chat_gone}
+    return {"removed": len(gone), "migrated": len(moved)} if gone or moved else {}
+
+
+def _chat_report(result: DeliveryResult) -> dict[str, Any]:
+    """What happened to one notification in one chat (masked chat id)."""
+    status = {"duplicate": "already sent"}.get(result.status, result.status)
+    report: dict[str, Any] = {"chat": mask(result.delivery.chat_id), "status": status}
+    if result.message_id is not None:
+        report["message_id"] = result.message_id
+    if result.in_digest:
+        report["digest"] = result.in_digest
+    return report

@@ -2,7 +2,7 @@
 
 `CHAT_IDS` is one JSON array edited by several actors at once (/start and /stop updates,
 removal of blocked chats, group migrations), possibly in several worker processes. Every change
-is a read-modify-write under a Redis lock per connected integration (`single_flight_lock`),
+is a read-modify-write under a Redis lock per connected integration (redis-py's `Lock`),
 and the read inside the lock bypasses the settings cache (`get_map(cached=False)`), so no
 change is lost to a concurrent one.
 
@@ -12,13 +12,15 @@ token) so `UpdateSettings` can tell whether the token changed and the webhook mu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from redis.exceptions import LockError
 
 from integrations.errors import TransientError
 from integrations.regos_telegram_notifier.config import CHAT_IDS, dump_chat_ids, parse_chat_ids
 from integrations.telegram.bot_api import token_fingerprint
-from regos_sdk.redis_kit import single_flight_lock
 
 if TYPE_CHECKING:
     from integrations.base import IntegrationContext
@@ -36,9 +38,10 @@ async def edit_chat_ids(ctx: IntegrationContext, change: Change, *, label: str) 
     """Apply `change` to the current CHAT_IDS, serialized per connected integration.
     Returns (before, after); writes to REGOS only when something changed."""
     cid = ctx.connected_integration_id
-    async with single_flight_lock(ctx.redis, LOCK_PREFIX + cid, ttl=LOCK_TTL, wait=LOCK_WAIT) as held:
-        if not held:
-            raise TransientError(f"{label}: CHAT_IDS is being edited by another worker; try again")
+    lock = ctx.redis.lock(LOCK_PREFIX + cid, timeout=LOCK_TTL, blocking_timeout=LOCK_WAIT, sleep=0.05)
+    if not await lock.acquire():
+        raise TransientError(f"{label}: CHAT_IDS is being edited by another worker; try again")
+    try:
         async with ctx.regos() as api:
             service = api.integrations.connected_integration_setting
             values = await service.get_map(cached=False)
@@ -46,6 +49,9 @@ async def edit_chat_ids(ctx: IntegrationContext, change: Change, *, label: str) 
             after = change(list(before))
             if after != before:
                 await service.edit([{"key": CHAT_IDS, "value": dump_chat_ids(after), "connected_integration_id": cid}])
+    finally:
+        with contextlib.suppress(LockError):  # it expired under us: nothing left to release
+            await lock.release()
     return before, after
 
 

@@ -35,18 +35,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from integrations.errors import HeldByAnotherAttempt, IntegrationError, PermanentError, TransientError
+from integrations.errors import IntegrationError, TransientError, verdict
 from integrations.ledger import EffectLedger
-from integrations.messages import mask
 from integrations.sms.http import NotSent, OutcomeUnknown, ProviderHTTPError, on_effect_request
 from integrations.sms.segments import count_segments
-from schemas.envelope import MessageOutcome, OutgoingMessage
+from schemas.envelope import MessageOutcome, OutgoingMessage, mask
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +99,6 @@ async def _cleanup(label: str, what: str, step: Coroutine[object, object, None])
         log.warning("%s: could not %s in the ledger: %s", label, what, type(exc).__name__)
 
 
-def _live(record: dict, lease: float, now: float) -> float:
-    """Seconds until the attempt that wrote `record` has certainly ended (0: it has)."""
-    if lease <= 0 or record.get("state") not in ("claimed", "started"):
-        return 0.0
-    return max(0.0, float(record.get("at") or 0) + lease - now)
-
-
 async def send_exactly_once(
     *,
     redis: Redis,
@@ -149,15 +140,9 @@ async def send_exactly_once(
     resolvable = reconcile is not None or deduplicates_by_id
     resend: list[Pending] = []
     if earlier and resolvable:
-        now = time.time()
-        wait = max(_live(record, claim_lease, now) for _, record in earlier.values())
-        if wait > 0:  # its owner may still be sending: let it finish (or hit its time limit) first
-            await ledger.release([p.effect_id for p in mine])
-            raise HeldByAnotherAttempt(
-                f"{label}: {len(earlier)} messages are held by another attempt that may still be running; "
-                f"retrying in {wait:.0f} s, when it has certainly ended",
-                retry_after=wait + 0.5,
-            )
+        # Its owner may still be sending: let it finish (or hit its time limit) first.
+        records = [record for _, record in earlier.values()]
+        await ledger.yield_to_live_attempts(label, records, lease=claim_lease, release=[p.effect_id for p in mine])
         found: dict[str, str | None] = {}
         if reconcile is not None and not deduplicates_by_id:  # an idempotent id needs no question
             try:
@@ -247,14 +232,9 @@ async def _send(
         result.unknown = to_send
         for p in to_send:
             by_index[p.message.index] = outcome(p.message, "unknown", error=f"{label}: {exc} (not resent)")
-    except NotSent as exc:
+    except (NotSent, ProviderHTTPError) as exc:
         await ledger.release(ids)
-        raise TransientError(f"{label}: {exc}") from None
-    except ProviderHTTPError as exc:
-        await ledger.release(ids)
-        if exc.status == 429 or exc.status >= 500 or exc.status == 408:
-            raise TransientError(f"{label}: {exc}", retry_after=exc.retry_after) from None
-        raise PermanentError(f"{label}: {exc}") from None
+        raise verdict(label, exc) from None
     except IntegrationError:
         await ledger.release(ids)
         raise

@@ -1,11 +1,8 @@
 """HTTP plumbing shared by the SMS provider clients: one call, classified.
 
-A provider call ends in exactly one of:
-- a 2xx `httpx2.Response` (returned);
-- `NotSent`: the request never left (connect error/timeout, pool timeout): safe to retry;
-- `OutcomeUnknown`: the request left but no answer came (read timeout, connection dropped):
-  the provider may have acted, so the caller must not resend;
-- `ProviderHTTPError`: the provider answered non-2xx and did not act.
+A provider call ends in a 2xx `httpx2.Response` (returned) or in one of the `kit.http_outcome`
+failures: `NotSent`, `OutcomeUnknown` (the provider may have acted: the caller must not resend)
+or `ProviderHTTPError` (the provider answered non-2xx and did not act).
 
 A call made with `effect=True` (one that makes the provider act: a send) first awaits the
 hook installed with `on_effect_request` for the running task: `integrations.sms.dispatch` uses it
@@ -25,18 +22,18 @@ from typing import Any
 
 import httpx2
 
-from regos_sdk.client import parse_retry_after
+from kit.http_outcome import (
+    CallFailure,
+    NotSent,
+    OutcomeUnknown,
+    ProviderHTTPError,
+    parse_retry_after,
+    transport_failure,
+)
+
+__all__ = ["NotSent", "OutcomeUnknown", "ProviderCallError", "ProviderHTTPError", "call", "on_effect_request"]
 
 MAX_PROVIDER_TEXT = 300
-
-# Raised before any byte of the request could reach the provider.
-_NOT_SENT = (
-    httpx2.ConnectError,
-    httpx2.ConnectTimeout,
-    httpx2.PoolTimeout,
-    httpx2.UnsupportedProtocol,
-    httpx2.ProxyError,
-)
 
 
 _effect_hook: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar("sms_effect_hook", default=None)
@@ -52,29 +49,8 @@ def on_effect_request(hook: Callable[[], Awaitable[None]]) -> Iterator[None]:
         _effect_hook.reset(token)
 
 
-class ProviderCallError(Exception):
-    """Base of classified provider call failures. `what` names the call (`eskiz send-batch`)."""
-
-    def __init__(self, what: str, detail: str) -> None:
-        super().__init__(f"{what}: {detail}")
-        self.what = what
-        self.detail = detail
-
-
-class NotSent(ProviderCallError):
-    pass
-
-
-class OutcomeUnknown(ProviderCallError):
-    pass
-
-
-class ProviderHTTPError(ProviderCallError):
-    def __init__(self, what: str, status: int, text: str, retry_after: float | None = None) -> None:
-        super().__init__(what, f"HTTP {status}: {text}")
-        self.status = status
-        self.text = text
-        self.retry_after = retry_after
+# The SMS clients' name for the base of the vocabulary.
+ProviderCallError = CallFailure
 
 
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -137,12 +113,8 @@ async def call(
         await hook()
     try:
         response = await http.request(method, url, timeout=timeout_seconds, **kwargs)
-    except _NOT_SENT as exc:
-        raise NotSent(what, f"{type(exc).__name__} (request not sent)") from None
     except httpx2.TransportError as exc:
-        # ReadTimeout, WriteTimeout, ReadError, RemoteProtocolError, ...: bytes may have
-        # reached the provider, which may have acted.
-        raise OutcomeUnknown(what, f"{type(exc).__name__} after the request was sent") from None
+        raise transport_failure(what, exc) from None
     if response.is_success:
         return response
     raise ProviderHTTPError(

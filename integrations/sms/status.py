@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from integrations.messages import mask
+from schemas.envelope import mask
 
 PREFIX = "gw:sms:status:"
 # Both levels and spellings occur (shared/docs/providers.md "Eskiz"): message-level DELIVERED / REJECTED,

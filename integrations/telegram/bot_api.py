@@ -20,7 +20,8 @@ from typing import Any
 import httpx2
 import orjson
 
-from integrations.messages import mask
+from kit.http_outcome import OutcomeUnknown, transport_failure
+from schemas.envelope import mask
 
 _BOT_IN_URL = re.compile(r"/bot[^/\s\"']+/")
 
@@ -161,19 +162,12 @@ class BotAPI:
                 headers={"Content-Type": "application/json"},
                 timeout=self._timeout,
             )
-        except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+        except httpx2.HTTPError as exc:
+            outcome = transport_failure(f"Telegram {method}{_for(chat_id)}", exc)
+            maybe_sent = isinstance(outcome, OutcomeUnknown)
+            said = "no answer" if maybe_sent else "could not connect"
             raise TelegramTransportError(
-                f"Telegram {method}{_for(chat_id)}: could not connect ({type(exc).__name__})",
-                method=method,
-                chat_id=chat_id,
-                maybe_sent=False,
-            ) from None
-        except httpx2.HTTPError as exc:  # the request may have left: outcome unknown
-            raise TelegramTransportError(
-                f"Telegram {method}{_for(chat_id)}: no answer ({type(exc).__name__})",
-                method=method,
-                chat_id=chat_id,
-                maybe_sent=True,
+                f"{outcome.what}: {said} ({type(exc).__name__})", method=method, chat_id=chat_id, maybe_sent=maybe_sent
             ) from None
         try:
             body = orjson.loads(response.content)

@@ -30,6 +30,13 @@ left, or cancelled while waiting for it). What a later attempt finds:
   and after `MAX_RESENDS` the delivery is reported `unknown`. Resends are counted
   (`DeliveryResult.resent`, metric `gateway_telegram_resent_total`).
 
+Digests (`deliver(..., digest=True)`, the notifier's batches): consecutive text deliveries to one
+chat go out as ONE message (`text.join_digest`, in order, at most 4,096 units; more messages, cut
+at delivery boundaries only, when longer). Exactly-once stays per delivery: the ledger entries of
+a digest's deliveries are claimed in one call, marked started and sent together with the digest's
+message id; what an earlier attempt already sent is left out, so a redelivered batch sends a
+digest of the rest, and an unknown one is resent (bounded as above) inside the next digest.
+
 Per chat, deliveries run in order, one after the other; chats run concurrently (`concurrency`).
 Telegram answers handled here: 429 → wait and retry that chat only; `migrate_to_chat_id` → resend
 to the new id (reported in `migrated_to`); "can't parse entities" → resend as plain text; 403 /
@@ -52,10 +59,19 @@ from redis.asyncio import Redis
 
 from integrations.errors import PermanentError, TransientError
 from integrations.ledger import EffectLedger
-from integrations.messages import mask
 from integrations.telegram.bot_api import BotAPI, TelegramAPIError, TelegramTransportError
-from integrations.telegram.text import MAX_CAPTION, MAX_TEXT, html_to_plain, split_for_photo, split_text, utf16_len
-from regos_sdk.redis_kit import Cooldown, RedisRateLimiter, WaitTooLong
+from integrations.telegram.text import (
+    MAX_CAPTION,
+    MAX_TEXT,
+    html_to_plain,
+    join_digest,
+    pack_digests,
+    split_for_photo,
+    split_text,
+    utf16_len,
+)
+from kit.ratelimit import Cooldown, RedisRateLimiter, WaitTooLong
+from schemas.envelope import mask
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,6 +93,8 @@ RESENT = Counter(
 )
 
 Status = Literal["sent", "duplicate", "unknown", "failed", "deferred"]
+BUSY = "another attempt is sending this message now"
+RESENDS_SPENT = f"sent {MAX_RESENDS} more times after attempts whose outcome is unknown; not sent again"
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,7 @@ class DeliveryResult:
     retry_after: float | None = None
     plain_fallback: bool = False
     resent: bool = False  # sent again after an attempt whose outcome was unknown: may be a duplicate
+    in_digest: int = 0  # sent now inside one message with this many notifications (0: on its own)
 
     @property
     def delivered(self) -> bool:
@@ -138,10 +157,10 @@ class _Claim:
 
 @dataclass
 class _Progress:
-    """The part being sent: its claimed effect id, and whether its request may have left
-    (decides release vs. unknown when the attempt ends without an answer)."""
+    """The call being sent: the effect ids it claimed (one per delivery it carries), and whether
+    its request may have left (decides release vs. unknown when the attempt ends without an answer)."""
 
-    effect_id: str
+    effect_ids: list[str]
     request_left: bool = False
 
 
@@ -150,6 +169,17 @@ class _Deferred(Exception):
         super().__init__(reason)
         self.wait = wait
         self.reason = reason
+
+
+class _CallFailed(Exception):
+    """A Bot API call ended without sending; its claims are already released or marked unknown."""
+
+    def __init__(self, status: Status, error: str, retry_after: float | None = None, chat_gone: bool = False) -> None:
+        super().__init__(error)
+        self.status: Status = status
+        self.error = error
+        self.retry_after = retry_after
+        self.chat_gone = chat_gone
 
 
 def _live(record: dict, lease: float) -> bool:
@@ -209,10 +239,10 @@ class TelegramSender:
         self._deadline = time.monotonic() + budget
 
     # --- public ----------------------------------------------------------------------------
-    async def deliver(self, deliveries: Sequence[Delivery]) -> list[DeliveryResult]:
+    async def deliver(self, deliveries: Sequence[Delivery], *, digest: bool = False) -> list[DeliveryResult]:
         """Deliver each item (again, if an earlier attempt's outcome is unknown); results in input
-        order. Raises PermanentError if
-        Telegram rejects the bot token (no claim is left behind)."""
+        order. `digest`: consecutive text deliveries to one chat share messages (module docstring).
+        Raises PermanentError if Telegram rejects the bot token (no claim is left behind)."""
         by_chat: dict[str, list[int]] = {}
         for n, d in enumerate(deliveries):
             by_chat.setdefault(d.chat_id, []).append(n)
@@ -222,8 +252,14 @@ class TelegramSender:
         async def run_chat(chat_id: str, indexes: list[int]) -> None:
             async with gate:
                 chat = _Chat(chat_id)
-                for n in indexes:
-                    results[n] = await self._deliver_one(deliveries[n], chat)
+                groups = _digest_groups(deliveries, indexes) if digest else [[n] for n in indexes]
+                for group in groups:
+                    if len(group) == 1:
+                        results[group[0]] = await self._deliver_one(deliveries[group[0]], chat)
+                        continue
+                    done = await self._deliver_digest([deliveries[n] for n in group], chat)
+                    for n, result in zip(group, done, strict=True):
+                        results[n] = result
 
         await asyncio.gather(*(run_chat(c, idx) for c, idx in by_chat.items()))
         if self._fatal is not None:
@@ -244,8 +280,9 @@ class TelegramSender:
             retry_after=max(waits) if waits else None,
         )
 
-    # --- one delivery ----------------------------------------------------------------------
-    async def _deliver_one(self, delivery: Delivery, chat: _Chat) -> DeliveryResult:
+    # --- one delivery, or one digest ---------------------------------------------------------
+    def _held_back(self, delivery: Delivery, chat: _Chat) -> DeliveryResult | None:
+        """The result when nothing more may be sent to this chat in this run (gone, deferred, bad token)."""
         if chat.gone is not None:
             return replace(chat.gone, delivery=delivery)
         if chat.deferred is not None or self._fatal is not None:
@@ -253,70 +290,75 @@ class TelegramSender:
             return DeliveryResult(
                 delivery, "deferred" if self._fatal is None else "failed", error=reason, retry_after=chat.deferred
             )
+        return None
+
+    async def _deliver_one(self, delivery: Delivery, chat: _Chat) -> DeliveryResult:
+        held = self._held_back(delivery, chat)
+        if held is not None:
+            return held
         parts = plan_parts(delivery)
         first_id: str | None = None
         fresh = resent = False
         for n, part in enumerate(parts):
-            eid = delivery.effect_id if len(parts) == 1 else f"{delivery.effect_id}:{n}"
-            claim = await self._claim(eid)
+            [claim] = await self._claim_all([delivery.effect_id if len(parts) == 1 else f"{delivery.effect_id}:{n}"])
             if claim.state == "sent":
                 first_id = first_id or claim.provider_id
                 continue
             if claim.state == "busy":
-                reason = "another attempt is sending this message now"
-                chat.deferred, chat.deferred_reason = 0.0, reason
-                return self._result(delivery, chat, "deferred", first_id, error=reason)
+                chat.deferred, chat.deferred_reason = 0.0, BUSY
+                return self._result(delivery, chat, "deferred", first_id, error=BUSY)
             if claim.state == "unknown":
-                return self._result(
-                    delivery,
-                    chat,
-                    "unknown",
-                    first_id,
-                    error=f"sent {MAX_RESENDS} more times after attempts whose outcome is unknown; not sent again",
-                )
-            progress = _Progress(claim.effect_ids[0])
-            mine = [progress.effect_id]
+                return self._result(delivery, chat, "unknown", first_id, error=RESENDS_SPENT)
             try:
-                message_id = await self._send_part(chat, part, progress)
-            except _Deferred as exc:
-                await self.ledger.release(mine)
-                chat.deferred, chat.deferred_reason = exc.wait or 0.0, exc.reason
-                return self._result(delivery, chat, "deferred", first_id, error=exc.reason, retry_after=exc.wait)
-            except TelegramTransportError as exc:
-                if exc.maybe_sent:  # Telegram may hold it: the retry sends it again (at least once)
-                    await self.ledger.mark_unknown(mine, "no answer from Telegram")
-                else:
-                    await self.ledger.release(mine)
-                chat.deferred, chat.deferred_reason = 0.0, str(exc)
-                return self._result(delivery, chat, "deferred", first_id, error=str(exc))
-            except TelegramAPIError as exc:
-                await self.ledger.release(mine)
-                return self._api_failure(delivery, chat, first_id, exc)
-            except BaseException as exc:
-                # Cancelled (the task's time limit) or a failure of our own (Redis): nothing left →
-                # free for the retry; a request on the wire → unknown, so the retry resends it.
-                if progress.request_left:
-                    await self.ledger.mark_unknown(mine, f"attempt ended mid-send ({type(exc).__name__})")
-                else:
-                    await self.ledger.release(mine)
-                raise
-            await self.ledger.mark_sent(claim.effect_ids, message_id)
+                message_id = await self._send_call(chat, part, [claim])
+            except _CallFailed as failed:
+                return self._failed(delivery, chat, first_id, failed)
             fresh = True
-            if claim.resend:
-                resent = True
-                RESENT.inc()
-                log.warning(
-                    "%s: resent to chat %s after an attempt whose outcome is unknown (possible duplicate)",
-                    self.label,
-                    mask(chat.chat_id),
-                )
+            resent = resent or claim.resend
             first_id = first_id or message_id
         return self._result(delivery, chat, "sent" if fresh else "duplicate", first_id, resent=resent)
 
-    async def _claim(self, effect_id: str) -> _Claim:
-        """Claim a part, or the next resend slot of a part whose outcome is unknown."""
+    async def _deliver_digest(self, group: Sequence[Delivery], chat: _Chat) -> list[DeliveryResult]:
+        """Deliveries to one chat that fit one message: claimed together, sent as one, marked together."""
+        held = [self._held_back(d, chat) for d in group]
+        if any(h is not None for h in held):
+            return [h for h in held if h is not None]
+        claims = await self._claim_all([d.effect_id for d in group])
+        results: list[DeliveryResult | None] = [None] * len(group)
+        for n, (delivery, claim) in enumerate(zip(group, claims, strict=True)):
+            if claim.state == "sent":
+                results[n] = self._result(delivery, chat, "duplicate", claim.provider_id)
+            elif claim.state == "unknown":
+                results[n] = self._result(delivery, chat, "unknown", None, error=RESENDS_SPENT)
+        mine = [n for n, claim in enumerate(claims) if claim.state == "mine"]
+        if any(claim.state == "busy" for claim in claims):  # wait for that attempt; keep the order
+            await self.ledger.release([claims[n].effect_ids[0] for n in mine])
+            chat.deferred, chat.deferred_reason = 0.0, BUSY
+            return [
+                r or self._result(d, chat, "deferred", None, error=BUSY) for d, r in zip(group, results, strict=True)
+            ]
+        if mine:
+            part = _Part(join_digest([group[n].text for n in mine]), group[0].parse_mode)
+            try:
+                message_id = await self._send_call(chat, part, [claims[n] for n in mine])
+            except _CallFailed as failed:
+                for n in mine:
+                    results[n] = self._failed(group[n], chat, None, failed)
+            else:
+                size = len(mine) if len(mine) > 1 else 0
+                for n in mine:
+                    results[n] = self._result(
+                        group[n], chat, "sent", message_id, resent=claims[n].resend, in_digest=size
+                    )
+        return [r for r in results if r is not None]
+
+    async def _claim_all(self, effect_ids: Sequence[str]) -> list[_Claim]:
+        """Claim every id in one ledger call; for one whose outcome is unknown, its next resend slot."""
         lease = float(self.settings.task_time_limit_seconds)  # no attempt runs longer
-        previous = (await self.ledger.claim([effect_id], lease=lease)).get(effect_id)
+        previous = await self.ledger.claim(effect_ids, lease=lease)
+        return [await self._settle(effect_id, previous.get(effect_id), lease) for effect_id in effect_ids]
+
+    async def _settle(self, effect_id: str, previous: dict | None, lease: float) -> _Claim:
         if previous is None:
             return _Claim("mine", [effect_id])
         if previous.get("state") == "sent":
@@ -334,6 +376,45 @@ class TelegramSender:
                 return _Claim("busy")
         return _Claim("unknown")
 
+    async def _send_call(self, chat: _Chat, part: _Part, claims: Sequence[_Claim]) -> str | None:
+        """One Bot API call carrying these claimed deliveries; its outcome goes to the ledger for all
+        of them at once. Raises _CallFailed (claims released or marked unknown) when nothing was sent."""
+        progress = _Progress([claim.effect_ids[0] for claim in claims])
+        try:
+            message_id = await self._send_part(chat, part, progress)
+        except _Deferred as exc:
+            await self.ledger.release(progress.effect_ids)
+            chat.deferred, chat.deferred_reason = exc.wait or 0.0, exc.reason
+            raise _CallFailed("deferred", exc.reason, exc.wait) from None
+        except TelegramTransportError as exc:
+            if exc.maybe_sent:  # Telegram may hold it: the retry sends it again (at least once)
+                await self.ledger.mark_unknown(progress.effect_ids, "no answer from Telegram")
+            else:
+                await self.ledger.release(progress.effect_ids)
+            chat.deferred, chat.deferred_reason = 0.0, str(exc)
+            raise _CallFailed("deferred", str(exc)) from None
+        except TelegramAPIError as exc:
+            await self.ledger.release(progress.effect_ids)
+            raise self._api_failure(chat, exc) from None
+        except BaseException as exc:
+            # Cancelled (the task's time limit) or a failure of our own (Redis): nothing left →
+            # free for the retry; a request on the wire → unknown, so the retry resends it.
+            if progress.request_left:
+                await self.ledger.mark_unknown(progress.effect_ids, f"attempt ended mid-send ({type(exc).__name__})")
+            else:
+                await self.ledger.release(progress.effect_ids)
+            raise
+        await self.ledger.mark_sent([eid for claim in claims for eid in claim.effect_ids], message_id)
+        for claim in claims:
+            if claim.resend:
+                RESENT.inc()
+                log.warning(
+                    "%s: resent to chat %s after an attempt whose outcome is unknown (possible duplicate)",
+                    self.label,
+                    mask(chat.chat_id),
+                )
+        return message_id
+
     def _result(
         self, delivery: Delivery, chat: _Chat, status: Status, message_id: str | None, **kw: object
     ) -> DeliveryResult:
@@ -346,20 +427,28 @@ class TelegramSender:
             **kw,  # type: ignore[arg-type]
         )
 
-    def _api_failure(
-        self, delivery: Delivery, chat: _Chat, first_id: str | None, exc: TelegramAPIError
-    ) -> DeliveryResult:
+    def _failed(self, delivery: Delivery, chat: _Chat, first_id: str | None, failed: _CallFailed) -> DeliveryResult:
+        result = self._result(
+            delivery,
+            chat,
+            failed.status,
+            first_id,
+            error=failed.error,
+            retry_after=failed.retry_after,
+            chat_gone=failed.chat_gone,
+        )
+        if failed.chat_gone and chat.gone is None:
+            chat.gone = result
+        return result
+
+    def _api_failure(self, chat: _Chat, exc: TelegramAPIError) -> _CallFailed:
         if exc.unauthorized:
             self._fatal = exc
-            return self._result(delivery, chat, "failed", first_id, error=str(exc))
+            return _CallFailed("failed", str(exc))
         if exc.server_side:
             chat.deferred, chat.deferred_reason = 0.0, str(exc)
-            return self._result(delivery, chat, "deferred", first_id, error=str(exc))
-        if exc.chat_gone:
-            result = self._result(delivery, chat, "failed", first_id, error=str(exc), chat_gone=True)
-            chat.gone = result
-            return result
-        return self._result(delivery, chat, "failed", first_id, error=str(exc))
+            return _CallFailed("deferred", str(exc))
+        return _CallFailed("failed", str(exc), chat_gone=exc.chat_gone)
 
     # --- one Bot API call, with waits and Telegram's corrections ---------------------------
     def _allowed_wait(self) -> float:
@@ -389,7 +478,7 @@ class TelegramSender:
         while True:
             await self._wait_turn(chat.chat_id)
             if not progress.request_left:
-                await self.ledger.mark_started([progress.effect_id])
+                await self.ledger.mark_started(progress.effect_ids)
                 progress.request_left = True
             try:
                 if part.photo:
@@ -420,3 +509,27 @@ class TelegramSender:
                 raise
             message_id = result.get("message_id") if isinstance(result, dict) else None
             return str(message_id) if message_id is not None else None
+
+
+def _digest_groups(deliveries: Sequence[Delivery], indexes: list[int]) -> list[list[int]]:
+    """One chat's deliveries (positions, in order) grouped into digest messages: runs of text
+    deliveries with the same parse mode, packed up to Telegram's limit; a photo goes alone."""
+    groups: list[list[int]] = []
+    run: list[int] = []
+
+    def close_run() -> None:
+        lengths = [utf16_len(deliveries[n].text) for n in run]
+        groups.extend([run[i] for i in packed] for packed in pack_digests(lengths))
+        run.clear()
+
+    for n in indexes:
+        delivery = deliveries[n]
+        if run and (delivery.photo or delivery.parse_mode != deliveries[run[0]].parse_mode):
+            close_run()
+        if delivery.photo:
+            groups.append([n])
+        else:
+            run.append(n)
+    if run:
+        close_run()
+    return groups

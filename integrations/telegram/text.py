@@ -13,6 +13,7 @@ import re
 MAX_TEXT = 4096  # sendMessage text
 MAX_CAPTION = 1024  # sendPhoto caption
 PARSE_MODE = "HTML"
+DIGEST_SEPARATOR = "\n\n"  # between the notifications of one digest message (valid in HTML and plain text)
 
 _TAG = re.compile(r"<[^>]*>")
 
@@ -76,3 +77,24 @@ def split_for_photo(caption: str) -> tuple[str, list[str]]:
     first = split_text(caption, MAX_CAPTION)[0]
     rest = caption[len(first) :].lstrip("\n ")
     return first, split_text(rest, MAX_TEXT) if rest else []
+
+
+def join_digest(texts: list[str]) -> str:
+    """Several notifications as one message, in order."""
+    return DIGEST_SEPARATOR.join(texts)
+
+
+def pack_digests(lengths: list[int], limit: int = MAX_TEXT) -> list[list[int]]:
+    """Consecutive texts (their UTF-16 lengths) grouped into messages of at most `limit` units once
+    joined; a text is never cut, and one longer than `limit` stays alone (split when sent)."""
+    sep = utf16_len(DIGEST_SEPARATOR)
+    groups: list[list[int]] = []
+    size = 0
+    for n, length in enumerate(lengths):
+        if groups and length <= limit and size + sep + length <= limit:
+            groups[-1].append(n)
+            size += sep + length
+        else:
+            groups.append([n])
+            size = length if length <= limit else limit + 1  # an oversize text takes no company
+    return groups

@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
-from regos_sdk.client import KEY_PREFIX, secret_box
-from regos_sdk.redis_kit import InvalidToken, SecretBox
+from kit.secretbox import InvalidToken, SecretBox, secret_box
+from regos_sdk.client import KEY_PREFIX
 from regos_sdk.service import Service
 from schemas.api.integrations.connected_integration_setting import Setting, SettingEdit, SettingGetRequest
 

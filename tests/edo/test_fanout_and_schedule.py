@@ -63,14 +63,14 @@ def test_export_runs_one_task_per_invoice_with_progress_and_per_document_results
 
 def _poll_ids(stack: Stack, cid: str) -> list[str]:
     """Run the beat task once, as beat sends it (a message to the worker); the polls it enqueued."""
-    import celeryconfig
-    from workers.publish import Publisher
+    from jobs import names
+    from jobs.publish import Publisher
 
     async def send() -> str:
         client = aioredis.Redis.from_url(stack.env["REDIS_URL"])
         try:
             published = await Publisher(client, record_ttl=600).publish(
-                celeryconfig.EDO_AUTO_IMPORT, {}, argsrepr="beat tick", record={}
+                names.EDO_AUTO_IMPORT, {}, argsrepr="beat tick", record={}
             )
         finally:
             await client.aclose()
@@ -126,6 +126,7 @@ def test_beat_schedule_loads_into_redbeat(redis_url: str) -> None:
 
     import celeryconfig
     import workers.tasks  # noqa: F401 - registers the tasks
+    from jobs import names
     from workers.app import app as gateway
 
     beat = Celery("beat-check")
@@ -134,7 +135,7 @@ def test_beat_schedule_loads_into_redbeat(redis_url: str) -> None:
     assert beat.conf.beat_scheduler == "redbeat.RedBeatScheduler"
     RedBeatScheduler(app=beat)  # writes the configured schedule into Redis
     entry = RedBeatSchedulerEntry.from_key("gw:redbeat:edo-auto-import", app=beat)
-    assert entry.task == celeryconfig.EDO_AUTO_IMPORT in gateway.tasks
+    assert entry.task == names.EDO_AUTO_IMPORT in gateway.tasks
     assert entry.schedule.run_every.total_seconds() == celeryconfig.EDO_AUTO_IMPORT_INTERVAL_SECONDS
-    assert celeryconfig.QUEUE_OF_TASK[entry.task] in celeryconfig.INTERACTIVE_QUEUES
+    assert names.QUEUE_OF_TASK[entry.task] in names.INTERACTIVE_QUEUES
     get_redis(beat).flushdb()

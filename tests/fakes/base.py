@@ -3,6 +3,8 @@
 Tests and benchmarks talk to fakes over the wire, exactly as production talks to REGOS and the
 providers. A fake subclasses `FakeServer`, implements `handle(request) -> Reply`, and gets:
 request recording, scripted faults (`fail_next`), a fixed latency, and start/stop in a thread.
+A fake names the variable that points the gateway at it (`base_url_env`, the integration's
+`base_url_env`): `tests/harness.py` sets it to the fake's `base_url` for every process of the stack.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -36,9 +38,10 @@ class Recorded:
 @dataclass
 class Reply:
     status: int = 200
-    body: Any = None  # JSON-serialisable, or bytes sent as-is
+    body: Any = None  # JSON-serialisable, or bytes sent as-is (b"" = an empty body)
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # extra seconds before answering (a hanging upstream: use a large value)
+    content_type: str = "application/json"  # any other for a bytes body (text/plain, text/html, ...)
 
 
 @dataclass
@@ -50,6 +53,8 @@ class Fault:
 
 class FakeServer:
     """Base for fakes. Thread-safe: handlers run on one thread per connection."""
+
+    base_url_env: ClassVar[str | None] = None  # e.g. "ESKIZ_BASE_URL"; None: the stack sets nothing
 
     def __init__(self, latency: float = 0.0, port: int = 0) -> None:
         self.latency = latency
@@ -114,6 +119,11 @@ class FakeServer:
         assert self._httpd is not None, "start() the fake first"
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
+    @property
+    def base_url(self) -> str:
+        """What `base_url_env` is set to: the root URL; override when the provider's base has a path."""
+        return self.url
+
     def start(self) -> FakeServer:
         fake = self
 
@@ -144,7 +154,7 @@ class FakeServer:
                 payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 try:
                     self.send_response(reply.status)
-                    headers = {"Content-Type": "application/json", **reply.headers}
+                    headers = {"Content-Type": reply.content_type, **reply.headers}
                     for name, value in headers.items():
                         self.send_header(name, value)
                     self.send_header("Content-Length", str(len(payload)))

@@ -45,6 +45,8 @@ def _error(error_no: int, text: str) -> Reply:
 
 
 class FakeGetSms(FakeServer):
+    base_url_env = "GETSMS_BASE_URL"
+
     def __init__(
         self,
         latency: float = 0.0,

@@ -108,6 +108,8 @@ class FakeEskiz(_SmsFake):
     `n` dispatch lookups answer 500.
     """
 
+    base_url_env = "ESKIZ_BASE_URL"
+
     PER_PAGE = 50  # Laravel paginator page size for the lookups (any value: the client follows pages)
 
     def __init__(

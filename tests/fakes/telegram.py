@@ -112,6 +112,8 @@ def read_params(request: Recorded) -> dict[str, Any]:
 
 
 class FakeTelegram(FakeServer):
+    base_url_env = "TELEGRAM_API_BASE_URL"
+
     def __init__(self, latency: float = 0.0, port: int = 0) -> None:
         super().__init__(latency=latency, port=port)
         self.bots: dict[str, dict[str, Any]] = {}

@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-from starlette.testclient import TestClient
 
 from scripts.local_redis import LocalRedis
-from tests.harness import Stack, WorkerProcess, stack_env, wait_until
+from tests.harness import Stack, isolated_stack, wait_until
 
 GETSMS_SETTINGS = {"GETSMS_LOGIN": "shop", "GETSMS_PASSWORD": "s3cret-pass"}
 
@@ -50,17 +48,9 @@ def own_redis(tmp_path: Path) -> Iterator[LocalRedis]:
 
 @pytest.fixture
 def own_stack(own_redis: LocalRedis, fakes: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
-    """A stack on a Redis of its own: restarting the suite's shared Redis would leave stale
-    connections in every other test's clients (and Flower's event stream)."""
-    from api.app import create_app
-    from settings import Settings
-
-    env = stack_env(own_redis.url, fakes)
-    worker = WorkerProcess(env, tmp_path / "worker.log").start()
-    settings = Settings(_env_file=None, **{k.lower(): v for k, v in env.items()})
-    with TestClient(create_app(settings)) as client:
-        yield Stack(env, fakes, worker, client, redis.Redis.from_url(own_redis.url))
-    worker.stop()
+    """Restarting the suite's shared Redis would leave stale connections in every other test's clients."""
+    with isolated_stack(own_redis.url, fakes, tmp_path) as stack:
+        yield stack
 
 
 def test_webhook_and_send_messages_complete_after_a_redis_restart(own_stack: Stack, own_redis: LocalRedis) -> None:

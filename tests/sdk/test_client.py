@@ -20,7 +20,7 @@ from regos_sdk import (
     RegosTransportError,
     aclose_shared,
 )
-from regos_sdk.client import parse_retry_after, shared_http, shared_redis
+from regos_sdk.client import shared_http, shared_redis
 from schemas.api.docs.cheque import Cheque
 from settings import Settings
 from tests.fakes.regos import FakeRegos
@@ -198,11 +198,3 @@ def test_shared_clients_are_per_loop() -> None:
         return same, http.is_closed, shared_http() is not http
 
     assert asyncio.run(scenario()) == (True, True, True)
-
-
-def test_parse_retry_after() -> None:
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after(None) == 1.0
-    assert parse_retry_after("soon") == 1.0
-    assert parse_retry_after(email.utils.formatdate(time.time() + 30, usegmt=True)) == pytest.approx(30, abs=1.5)
-    assert parse_retry_after(email.utils.formatdate(time.time() - 30, usegmt=True)) == 0.0

@@ -1,4 +1,4 @@
-"""The generic Redis primitives, against the session's private Redis."""
+"""The generic Redis primitives (`kit/`), against the session's private Redis."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from regos_sdk.redis_kit import Cooldown, RedisRateLimiter, SecretBox, WaitTooLong, single_flight_lock
+from kit.ratelimit import Cooldown, RedisRateLimiter, WaitTooLong
+from kit.secretbox import SecretBox
+from kit.token_cache import TokenCache
 
 
 def _prefix() -> str:
@@ -75,34 +77,34 @@ def test_secret_box_round_trip_and_key_separation() -> None:
         SecretBox(b"key-two").open(sealed)
 
 
-def test_single_flight_lock_is_exclusive_and_released(redis_url: str) -> None:
+def test_token_cache_fetches_once_across_callers_and_drops_only_the_stale_token(redis_url: str) -> None:
     async def scenario() -> None:
         redis = Redis.from_url(redis_url)
-        key = _prefix() + "lock"
-        async with single_flight_lock(redis, key, ttl=5, wait=0) as first:
-            assert first is True
-            assert 0 < await redis.pttl(key) <= 5000
-            async with single_flight_lock(redis, key, ttl=5, wait=0.1) as second:
-                assert second is False
-        assert await redis.exists(key) == 0
+        key = _prefix() + "token"
+        box = SecretBox(b"k" * 32)
+        fetches: list[str] = []
 
-        order: list[str] = []
+        async def fetch() -> tuple[str, float]:
+            fetches.append("fetch")
+            await asyncio.sleep(0.2)  # the others wait for the lock meanwhile
+            return f"token-{len(fetches)}", 60.0
 
-        async def holder() -> None:
-            async with single_flight_lock(redis, key, ttl=5, wait=0) as held:
-                assert held
-                order.append("holder-in")
-                await asyncio.sleep(0.2)
-                order.append("holder-out")
+        caches = [TokenCache(redis, box, key, lock_ttl=5, lock_wait=2) for _ in range(4)]
+        results = await asyncio.gather(*(cache.obtain(fetch) for cache in caches))
+        assert fetches == ["fetch"]
+        assert {cached.token for cached, _ in results} == {"token-1"}
+        assert sorted(by_us for _, by_us in results) == [False, False, False, True]
+        assert b"token-1" not in await redis.get(key)  # sealed
+        assert 55_000 < await redis.pttl(key) <= 60_000
+        assert await redis.exists(key + ":lock") == 0
 
-        async def waiter() -> None:
-            await asyncio.sleep(0.02)
-            async with single_flight_lock(redis, key, ttl=5, wait=2) as held:
-                assert held
-                order.append("waiter-in")
-
-        await asyncio.gather(holder(), waiter())
-        assert order == ["holder-in", "holder-out", "waiter-in"]
+        first = results[0][0]
+        replaced, by_us = await caches[0].obtain(fetch, stale=first)  # refused: fetch a new one
+        assert (replaced.token, by_us) == ("token-2", True)
+        await caches[1].drop(first)  # too late: another caller already replaced it
+        assert (await caches[1].read()).token == "token-2"
+        await caches[1].drop(replaced)
+        assert await caches[1].read() is None
         await redis.aclose()
 
     asyncio.run(scenario())

@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 
 from integrations.errors import PermanentError, SettingsError, TransientError
 from integrations.getsms import GetSmsIntegration
-from integrations.sms import held, status
+from integrations.sms import status
+from jobs import held
 from settings import Settings
 from tests.fakes.getsms import FakeGetSms
 from tests.fakes.regos import FakeRegos
@@ -60,7 +61,7 @@ def _held(settings: Settings, bulk_id: str) -> dict | None:
 
 def test_configured_url_is_used_exactly(redis_url: str, regos: FakeRegos) -> None:
     settings = make_settings(redis_url, regos, getsms_base_url="http://185.8.212.184/smsgateway/")
-    assert settings.require_getsms_base_url() == "http://185.8.212.184/smsgateway/"
+    assert settings.base_url("GETSMS_BASE_URL", None, "getsms") == "http://185.8.212.184/smsgateway/"
 
 
 def test_chunk_of_50_accepted_exactly_once_with_per_message_ids(env, getsms: FakeGetSms) -> None:

@@ -1,4 +1,8 @@
-"""Reading a connected integration's settings (values are secrets: never echoed)."""
+"""Reading a connected integration's settings (from REGOS; values are secrets: never echoed).
+
+The one way every integration reads them: `await self.settings_map()` (integrations/base.py)
+gives the case-insensitive mapping, and these functions read names out of it.
+"""
 
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
-"""Generic Redis primitives shared by every process of the gateway.
-
-Nothing here knows REGOS: the Telegram integration reuses the same pieces.
+"""Cross-process pacing in Redis: a GCRA rate limiter and a shared cooldown.
 
 - `RedisRateLimiter`: GCRA limiter across processes (`rate`/s with bursts of `burst`).
 - `Cooldown`: a shared "nobody calls until T" marker, set after a 429.
-- `SecretBox`: encrypt secrets before they are cached in Redis.
-- `single_flight_lock`: let one process do an expensive refresh while the others wait.
 
 Every key written carries a TTL, so a crash never leaves state behind forever. Times come from
 the Redis server (`TIME` / `PTTL`), so processes with skewed clocks still agree.
@@ -14,21 +10,12 @@ the Redis server (`TIME` / `PTTL`), so processes with skewed clocks still agree.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import math
-import time
-import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
-
-__all__ = ["Cooldown", "InvalidToken", "RedisRateLimiter", "SecretBox", "WaitTooLong", "single_flight_lock"]
 
 
 class _Script:
@@ -78,15 +65,6 @@ local ms = tonumber(ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ms then
   redis.call('SET', KEYS[1], '1', 'PX', ms)
   return 1
-end
-return 0
-"""
-)
-
-_RELEASE = _Script(
-    """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
 end
 return 0
 """
@@ -158,49 +136,3 @@ class Cooldown:
         """Seconds left on the cooldown of `key`; 0.0 when none."""
         pttl = await self.redis.pttl(self.prefix + key)
         return pttl / 1000.0 if pttl and pttl > 0 else 0.0
-
-
-class SecretBox:
-    """Fernet encryption with a key derived (HKDF-SHA256, fixed info label) from settings.secret_key,
-    for secrets cached in Redis.
-
-    Use it for anything secret that goes to Redis (tokens, settings values). `open` raises
-    `InvalidToken` for data sealed with another key: treat that as a cache miss.
-    """
-
-    _INFO = b"regos-gateway/redis-secretbox/v1"
-
-    def __init__(self, secret_key: bytes) -> None:
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=self._INFO).derive(secret_key)
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
-
-    def seal(self, data: bytes) -> bytes:
-        return self._fernet.encrypt(data)
-
-    def open(self, token: bytes) -> bytes:
-        return self._fernet.decrypt(token)
-
-
-@asynccontextmanager
-async def single_flight_lock(redis: Redis, key: str, *, ttl: float, wait: float) -> AsyncIterator[bool]:
-    """Try for up to `wait` seconds to take the lock `key` (held at most `ttl` seconds).
-
-    Yields True when this caller holds the lock, False when it gave up waiting. Typical use is a
-    double-checked refresh: inside the block, re-read the cache first (the previous holder may
-    have just filled it), and refresh only on a miss. Released by compare-and-delete, so a holder
-    whose lock expired never deletes a successor's lock.
-    """
-    token = uuid.uuid4().hex
-    ttl_ms = max(1, math.ceil(ttl * 1000))
-    deadline = time.monotonic() + wait
-    delay = 0.01
-    held = bool(await redis.set(key, token, nx=True, px=ttl_ms))
-    while not held and time.monotonic() < deadline:
-        await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
-        delay = min(delay * 2, 0.1)
-        held = bool(await redis.set(key, token, nx=True, px=ttl_ms))
-    try:
-        yield held
-    finally:
-        if held:
-            await _RELEASE(redis, [key], [token])

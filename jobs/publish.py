@@ -11,7 +11,7 @@ script that, atomically,
 Redis runs scripts atomically; under `noeviction` an out-of-memory Redis refuses the first
 write, so either everything above happened or nothing did.
 
-Light on purpose (no Celery import): the ingress, the replay CLI and tests share it.
+Light on purpose (no Celery import): the ingress, the workers, the replay CLI and tests share it.
 """
 
 from __future__ import annotations
@@ -25,11 +25,8 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-import celeryconfig
-
-TASK_RECORD_PREFIX = "gw:task:"
-TASK_INDEX_PREFIX = "gw:tasks:"
-TASK_INDEX_MAX = 500
+from jobs.names import QUEUE_OF_TASK
+from jobs.records import TASK_INDEX_MAX, TASK_INDEX_PREFIX, TASK_RECORD_PREFIX
 
 _ENQUEUE = """
 if tonumber(ARGV[3]) > 0 then
@@ -119,7 +116,7 @@ class Publisher:
     ) -> Published:
         """Enqueue unless `dedupe_key` already names a task; then return that task's id."""
         task_id = task_id or str(uuid.uuid4())
-        queue = celeryconfig.QUEUE_OF_TASK[task_name]
+        queue = QUEUE_OF_TASK[task_name]
         message = task_message(task_name, task_id, kwargs, argsrepr=argsrepr, queue=queue, request_id=request_id)
         now = time.time()
         record = {**record, "task_id": task_id, "name": task_name, "queue": queue, "created_at": now}

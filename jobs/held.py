@@ -4,7 +4,7 @@ GetSMS hands out its `request_id` only in the answer, so a call that got no answ
 crash mid-call) cannot be looked up later: the messages may or may not have gone out. Rather
 than dropping them (a lost SMS) or resending blind (maybe a second paid SMS), they are kept
 here, one record per bulk send, for an operator to check and re-send with one call
-(`POST /admin/held/{bulk_id}/resend`, `python -m workers.resend_held`).
+(`POST /admin/held/{bulk_id}/resend`, `python -m workers.resend_held`; see `jobs/replay.py`).
 
 Keys (both expire after `PII_RETENTION_SECONDS`, they hold phone numbers and texts):
 - `gw:held:{bulk_id}` hash: `_meta` → {client, connected_integration_id, held_at}; one field
@@ -23,8 +23,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from integrations.messages import mask
-from schemas.envelope import OutgoingMessage
+from schemas.envelope import OutgoingMessage, mask
 
 PREFIX = "gw:held:"
 INDEX = "gw:held:index"

@@ -1,0 +1,1 @@
+"""The README's "Adding an integration" walk-through, built exactly as it says and run end to end."""
