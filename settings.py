@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     enqueue_timeout_seconds: float = Field(1.0, gt=0)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     webhook_dedup_ttl_seconds: int = Field(86_400, ge=1)
+    # HandleWebhooks of one connected integration run together, up to this many per batch task.
+    webhook_batch_max: int = Field(50, ge=1, le=500)
     send_messages_dedup_window_seconds: int = Field(300, ge=0)  # 0 disables content dedup
     pii_retention_seconds: int = Field(7 * 86_400, ge=60)
     regos_allowed_ips: str = ""  # comma-separated; empty = anyone may call POST /clients/{client}
@@ -152,6 +154,14 @@ class Settings(BaseSettings):
         """Longest countdown a task may schedule: an ETA held past the visibility timeout
         would make Redis hand the same message to a second worker."""
         return min(self.retry_backoff_max_seconds, self.visibility_timeout_seconds * 0.66)
+
+    @property
+    def effect_marker_ttl_seconds(self) -> int:
+        """How long an exactly-once marker of a notification must live: while REGOS may deliver the
+        event again undeduped (the dedupe window) plus every retry of its task (issue 15: kept 7 days
+        before, ~3 KB per event)."""
+        retries = self.task_max_retries * (self.max_retry_countdown_seconds + self.task_time_limit_seconds)
+        return self.webhook_dedup_ttl_seconds + int(retries) + self.visibility_timeout_seconds
 
     def require_public_base_url(self) -> str:
         if not self.public_base_url:

@@ -123,7 +123,7 @@ def _plan_send_messages(
     )
 
 
-async def enqueue(publisher: Publisher, plan: Plan, settings: Settings) -> Published:
+async def enqueue(publisher: Publisher, plan: Plan, settings: Settings, *, task_id: str | None = None) -> Published:
     """Publish within ENQUEUE_TIMEOUT_SECONDS, or answer 503 so REGOS re-delivers."""
     envelope = plan.envelope
     record: dict[str, Any] = {
@@ -145,6 +145,7 @@ async def enqueue(publisher: Publisher, plan: Plan, settings: Settings) -> Publi
                 record=record,
                 dedupe_key=plan.dedupe_key,
                 dedupe_ttl=plan.dedupe_ttl,
+                task_id=task_id,
                 request_id=envelope.request_id,
             )
     except (RedisError, OSError, TimeoutError) as exc:

@@ -29,9 +29,19 @@ from typing import Any
 import redis as redis_sync
 
 from bench import common, minimal_ingress, redis_memory
+from jobs import webhook_batches
 
 CLIENT = "regos_telegram_notifier"
 CONCURRENCIES = (1, 32, 128)
+
+
+def waiting_webhooks(r: Any) -> int:
+    """Webhooks wait on their integration's list (jobs/webhook_batches.py), not one message each."""
+    return sum(
+        r.llen(key)
+        for key in r.scan_iter(webhook_batches.PENDING_PREFIX + "*", count=1000)
+        if not key.decode().startswith(webhook_batches.SCHEDULED_PREFIX)
+    )
 
 
 def webhook_bodies(n: int, cids: list[str], tag: str) -> list[dict[str, Any]]:
@@ -106,7 +116,7 @@ def run(
                     if report["ok"] != count:
                         problems.append(f"{endpoint} c={c}: {count - report['ok']} bad answers {report['bad_samples']}")
                     if endpoint != "bare":
-                        queued = r.llen("webhooks" if endpoint == "handle_webhook" else minimal_ingress.QUEUE)
+                        queued = waiting_webhooks(r) if endpoint == "handle_webhook" else r.llen(minimal_ingress.QUEUE)
                         if queued != warmup + count or report["distinct_task_ids"] != count:
                             problems.append(
                                 f"{endpoint} c={c}: {queued} queued, {report['distinct_task_ids']} distinct task "

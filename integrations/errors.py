@@ -26,7 +26,7 @@ class TransientError(IntegrationError):
     retryable = True
 
 
-class HeldByAnotherAttempt(TransientError):
+class ClaimedByAnotherAttempt(TransientError):
     """The work is claimed by an attempt that may still be running (younger than its lease).
 
     Nothing failed, so waiting for that attempt uses none of the task's retries; the lease bounds

@@ -24,15 +24,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from typing import Literal
 
 import orjson
 from redis.asyncio import Redis
 
-from integrations.errors import HeldByAnotherAttempt
-
-State = Literal["claimed", "started", "sent", "unknown", "inflight"]
-UNRESOLVED = frozenset({"claimed", "started", "unknown", "inflight"})
+from integrations.errors import ClaimedByAnotherAttempt
+from schemas.message_state import EffectState
 
 # For each key: SET NX the claim with TTL, or take over a `claimed` record older than the lease
 # (ARGV[3] = now, ARGV[4] = lease seconds, 0 = never); return the previous value of keys we did
@@ -113,7 +110,7 @@ class EffectLedger:
     def _key(self, effect_id: str) -> str:
         return self._prefix + effect_id
 
-    def _record(self, state: State, **extra: object) -> bytes:
+    def _record(self, state: EffectState, **extra: object) -> bytes:
         return orjson.dumps({"state": state, "attempt": self.attempt, "at": round(time.time(), 3), **extra})
 
     async def claim(self, effect_ids: Sequence[str], *, lease: float = 0) -> dict[str, dict]:
@@ -171,14 +168,14 @@ class EffectLedger:
         self, label: str, earlier: Collection[Mapping], *, lease: float, release: Sequence[str]
     ) -> None:
         """Before taking over the `earlier` records of other attempts: if one of those attempts
-        may still be running, release our own claims (`release`) and raise HeldByAnotherAttempt
+        may still be running, release our own claims (`release`) and raise ClaimedByAnotherAttempt
         to retry once it has certainly ended."""
         now = time.time()
         wait = max((_still_running(record, lease, now) for record in earlier), default=0.0)
         if wait > 0:
             await self.release(release)
-            raise HeldByAnotherAttempt(
-                f"{label}: {len(earlier)} messages are held by another attempt that may still be running; "
+            raise ClaimedByAnotherAttempt(
+                f"{label}: {len(earlier)} messages are claimed by another attempt that may still be running; "
                 f"retrying in {wait:.0f} s, when it has certainly ended",
                 retry_after=wait + 0.5,
             )

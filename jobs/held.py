@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from schemas.envelope import OutgoingMessage, mask
+from schemas.envelope import OutgoingMessage, mask_recipient
 
 PREFIX = "gw:held:"
 INDEX = "gw:held:index"
@@ -87,7 +87,7 @@ async def load(redis: Redis, bulk_id: str) -> dict[str, Any] | None:
 def public_view(record: dict[str, Any]) -> dict[str, Any]:
     """What an operator sees: recipients masked, texts left out."""
     messages = [
-        {"index": m["index"], "recipient": mask(m["phone"]), "reason": m["reason"], "held_at": m["held_at"]}
+        {"index": m["index"], "recipient": mask_recipient(m["phone"]), "reason": m["reason"], "held_at": m["held_at"]}
         for m in record["messages"]
     ]
     head = {k: v for k, v in record.items() if k != "messages"}

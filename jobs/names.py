@@ -9,6 +9,7 @@ from __future__ import annotations
 
 RUN_ACTION = "integrations.run_action"
 HANDLE_WEBHOOK = "integrations.handle_webhook"
+HANDLE_WEBHOOK_BATCH = "integrations.handle_webhook_batch"  # the waiting webhooks of one connected integration
 HANDLE_EXTERNAL = "integrations.handle_external"
 SEND_MESSAGES = "integrations.send_messages"
 SEND_MESSAGE_CHUNK = "integrations.send_message_chunk"
@@ -20,6 +21,7 @@ EDO_POLL_IMPORTS = "integrations.edo_poll_imports"
 QUEUE_OF_TASK = {
     RUN_ACTION: "lifecycle",
     HANDLE_WEBHOOK: "webhooks",
+    HANDLE_WEBHOOK_BATCH: "webhooks",
     HANDLE_EXTERNAL: "external",
     SEND_MESSAGES: "messages",
     SEND_MESSAGE_CHUNK: "messages",

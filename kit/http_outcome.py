@@ -63,7 +63,7 @@ class Refused(CallFailure):
 
 
 class ProviderHTTPError(Refused):
-    """A non-2xx answer: `status` and the provider's own words (`text`, already scrubbed)."""
+    """A non-2xx answer: `status` and the provider's own words (`text`, already redacted)."""
 
     def __init__(self, what: str, status: int, text: str, retry_after: float | None = None) -> None:
         super().__init__(what, f"HTTP {status}: {text}", retryable=status_is_retryable(status), retry_after=retry_after)

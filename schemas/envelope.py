@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.message_state import MessageStatus, Resolution
+
 # REGOS promises no shape for the id: its docs show `11v5929ba236415hb31346ede021bdi4` (not hex).
 # Validated for safety only (it ends up in URLs, Redis keys and logs): a bounded run of letters/digits.
 CONNECTED_INTEGRATION_ID = r"^[A-Za-z0-9]{1,64}$"
@@ -134,7 +136,7 @@ class IntegrationErrorResponse(BaseModel):
 IntegrationResult = IntegrationSuccessResponse | IntegrationErrorResponse
 
 
-def mask(recipient: str) -> str:
+def mask_recipient(recipient: str) -> str:
     """Only the last 4 characters stay visible: enough for support, useless to a leak."""
     return "*" * max(len(recipient) - 4, 0) + recipient[-4:]
 
@@ -143,11 +145,11 @@ class MessageOutcome(BaseModel):
     """What happened to one message of a SendMessages call."""
 
     index: int
-    recipient: str  # masked (`mask`): only the last 4 characters are visible
-    status: Literal["accepted", "failed", "unknown", "invalid"]
+    recipient: str  # masked (`mask_recipient`): only the last 4 characters are visible
+    status: MessageStatus
     segments: int | None = None
     provider_id: str | None = None
     error: str | None = None
-    # How an earlier attempt's unknown outcome was settled: the provider held it / it was sent again.
-    resolution: Literal["reconciled", "resent"] | None = None
+    # How an earlier attempt's unknown outcome was settled (`Resolution`).
+    resolution: Resolution | None = None
     extra: dict[str, Any] | None = None  # echoed from the item (e.g. REGOS's campaign recipient id)

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ import httpx2
 import orjson
 from pydantic import ValidationError
 
+from kit.redaction import redacted_line
 from settings import Settings
 
 MAX_DETAIL = 300
@@ -34,7 +34,6 @@ MAX_DETAIL = 300
 # credentials, and error 101 before it when they are wrong (shared/docs/providers.md, GetSMS).
 BOGUS_GETSMS_REQUEST_ID = "0"
 GETSMS_BAD_REQUEST_ID = 400
-_BOT_IN_URL = re.compile(r"/bot[^/\s\"']+/")
 
 
 @dataclass(frozen=True)
@@ -50,15 +49,7 @@ class Outcome:
 
 
 class CheckFailed(Exception):
-    """What the service said, already free of secrets once `scrub` ran over it."""
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
-    text = " ".join(_BOT_IN_URL.sub("/bot***/", text).split())
-    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
+    """What the service said, already free of secrets once `redacted_line` ran over it."""
 
 
 def _json(response: httpx2.Response) -> Any:
@@ -254,7 +245,7 @@ Check = Callable[[], Awaitable[str]]
 def plan(
     http: httpx2.AsyncClient, settings: Settings, env: Mapping[str, str]
 ) -> list[tuple[str, list[str], Check | str]]:
-    """(service, secrets to scrub, the check or why it is skipped) in output order."""
+    """(service, secrets to redact, the check or why it is skipped) in output order."""
 
     def need(*names: str) -> str | None:
         return next((f"no {name}" for name in names if not env.get(name)), None)
@@ -289,9 +280,9 @@ async def _run_one(service: str, secrets: list[str], check: Check | str) -> Outc
     if isinstance(check, str):
         return Outcome(service, "skipped", check)
     try:
-        return Outcome(service, "ok", scrub(await check(), secrets))
+        return Outcome(service, "ok", redacted_line(await check(), secrets, limit=MAX_DETAIL))
     except CheckFailed as exc:
-        return Outcome(service, "FAILED", scrub(str(exc), secrets))
+        return Outcome(service, "FAILED", redacted_line(str(exc), secrets, limit=MAX_DETAIL))
 
 
 async def run(settings: Settings, env: Mapping[str, str]) -> list[Outcome]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from celery import Task
@@ -18,15 +20,34 @@ from celery import Task
 log = logging.getLogger("workers.events")
 
 
-def emit(task: Task, type_: str, uuid: str, **fields: Any) -> None:
-    """Send one task event for `uuid` (best effort: a lost event must never fail the work)."""
+@contextmanager
+def dispatching(task: Task) -> Iterator[Callable[..., None]]:
+    """`send(type_, uuid, **fields)` for many task events over one dispatcher (best effort:
+    a lost event must never fail the work)."""
     if not task.app.conf.worker_send_task_events:
+        yield lambda *_, **__: None
         return
-    try:
-        with task.app.events.default_dispatcher(hostname=task.request.hostname) as dispatcher:
-            dispatcher.send(type_, uuid=uuid, timestamp=time.time(), **fields)
-    except Exception as exc:  # the broker hiccuped: progress display only
-        log.warning("could not send %s event for %s: %s", type_, uuid, exc)
+    with ExitStack() as stack:
+        try:
+            dispatcher = stack.enter_context(task.app.events.default_dispatcher(hostname=task.request.hostname))
+        except Exception as exc:  # the broker hiccuped: progress display only
+            log.warning("could not send task events: %s", exc)
+            yield lambda *_, **__: None
+            return
+
+        def send(type_: str, uuid: str, **fields: Any) -> None:
+            try:
+                dispatcher.send(type_, uuid=uuid, timestamp=time.time(), **fields)
+            except Exception as exc:  # the broker hiccuped: progress display only
+                log.warning("could not send %s event for %s: %s", type_, uuid, exc)
+
+        yield send
+
+
+def emit(task: Task, type_: str, uuid: str, **fields: Any) -> None:
+    """Send one task event for `uuid` (best effort)."""
+    with dispatching(task) as send:
+        send(type_, uuid, **fields)
 
 
 def bulk_started(task: Task, total: int, chunks: int) -> None:

@@ -53,12 +53,12 @@ class GatewayTask(Task):
         try:
             return runtime.run(work, timeout=get_settings().task_time_limit_seconds)
         except Exception as exc:
-            error = self._retry_or_fail(exc)
+            error = self.retry_or_fail(exc)
             if gave_up is not None and isinstance(error, TaskFailed):
                 gave_up(error)
             raise error from None
 
-    def _retry_or_fail(self, exc: BaseException) -> BaseException:
+    def retry_or_fail(self, exc: BaseException) -> BaseException:
         """The exception to raise: Celery's Retry, or TaskFailed once the dead letter is recorded."""
         settings = get_settings()
         retries = self.request.retries
@@ -81,9 +81,9 @@ class GatewayTask(Task):
             "error": reason,
             "attempts": retries + 1,
         }
-        runtime.run(_dead_letter(letter))
+        runtime.run(dead_letter(letter))
         return TaskFailed(reason)
 
 
-async def _dead_letter(letter: dict[str, Any]) -> None:
+async def dead_letter(letter: dict[str, Any]) -> None:
     await dead_letters.record(runtime.resources().redis, **letter)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from celery import Task
 
 from jobs import bulk
-from schemas.envelope import InvalidItem, MessageOutcome, OutgoingMessage, TaskEnvelope, mask
+from schemas.envelope import InvalidItem, MessageOutcome, OutgoingMessage, TaskEnvelope, mask_recipient
 from settings import get_settings
 from workers import events, status_poll
 from workers.execution import bind_task, build_integration
@@ -89,7 +89,7 @@ def send_chunk(
 
         def count_failed(error: TaskFailed) -> None:  # the chunk is over: count its messages as failed
             failed = [
-                MessageOutcome(index=m.index, recipient=mask(m.recipient), status="failed", error=str(error))
+                MessageOutcome(index=m.index, recipient=mask_recipient(m.recipient), status="failed", error=str(error))
                 for m in messages
             ]
             _record_chunk(task, bulk_id, chunk_no, failed)

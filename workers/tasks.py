@@ -13,7 +13,7 @@ from integrations import registry
 from integrations.base import IntegrationBase
 from jobs import names
 from schemas.envelope import ExternalRequest, TaskEnvelope, WebhookCall
-from workers import edo_export, messages, schedule, status_poll
+from workers import batch, edo_export, messages, schedule, status_poll
 from workers.app import app
 from workers.execution import execute
 from workers.gateway_task import GatewayTask
@@ -63,6 +63,13 @@ def edo_export_document(
 def handle_webhook(self: GatewayTask, envelope: dict[str, Any]) -> Any:
     """A REGOS webhook (HandleWebhook); unsupported names end with an ok:false result."""
     return execute(self, envelope, _handle_webhook)
+
+
+@app.task(name=names.HANDLE_WEBHOOK_BATCH, bind=True, base=GatewayTask)
+def handle_webhook_batch(self: GatewayTask, client: str, connected_integration_id: str) -> dict[str, Any]:
+    """The webhooks waiting for one connected integration, up to WEBHOOK_BATCH_MAX, in one
+    `handle_webhooks` call; each event ends under its own id (retried or dead-lettered alone)."""
+    return batch.run_batch(self, handle_webhook, client, connected_integration_id)
 
 
 @app.task(name=names.HANDLE_EXTERNAL, bind=True, base=GatewayTask)

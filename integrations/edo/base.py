@@ -6,12 +6,14 @@ validates `data`, reads the firm and its settings, and runs the idempotent flows
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from integrations.base import IntegrationBase, IntegrationResult
+from integrations.connected_settings import setting
 from integrations.edo import auto_import, flows
 from integrations.edo.models import DocumentPage, ProviderDocument
 from integrations.errors import PermanentError, SettingsError
@@ -36,15 +38,52 @@ def _int(data: Mapping[str, Any], *names: str, required: bool = True) -> int | N
     return None
 
 
+async def _firm_settings(api: RegosAPI, firm_id: int) -> Mapping[str, str]:
+    """This connected integration's settings for one firm (EDO settings are per firm, edo-contract.md
+    §1.4), read like any other (`integrations.connected_settings.setting`). Uncached: per firm."""
+    rows = await api.integrations.connected_integration_setting.get(firm_id=firm_id)
+    return SettingsMap([(row.key, row.value or "") for row in rows])
+
+
 def refused(exc: PermanentError) -> dict[str, Any]:
     """An interactive action's permanent failure as REGOS reads it (ok false, HTTP 200)."""
     return {"ok": False, "result": {"error": 400, "description": str(exc)}}
+
+
+Action = Callable[["EdoIntegrationBase", Any], Awaitable[dict[str, Any]]]
+
+
+def answer_refusals(action: Action) -> Action:
+    """REGOS waits for these actions' answer: a permanent failure is answered (`refused`), not raised."""
+
+    @functools.wraps(action)
+    async def answer(self: EdoIntegrationBase, data: Any) -> dict[str, Any]:
+        try:
+            return await action(self, data)
+        except PermanentError as exc:
+            return refused(exc)
+
+    return answer
 
 
 def _object(data: Any) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise PermanentError("data must be an object")
     return data
+
+
+def _firm_id(body: Mapping[str, Any]) -> int:
+    firm_id = _int(body, "firm_id")
+    assert firm_id is not None  # required: _int raised otherwise
+    return firm_id
+
+
+def _document_id(body: Mapping[str, Any], *names: str) -> str:
+    """The first of `names` present (the actions disagree on which they call `id`)."""
+    document_id = next((str(body[name]) for name in names if body.get(name)), "")
+    if not document_id:
+        raise PermanentError(f"data.{names[0]} (the provider document id) is required")
+    return document_id
 
 
 class EdoIntegrationBase(IntegrationBase):
@@ -71,9 +110,12 @@ class EdoIntegrationBase(IntegrationBase):
         firm = await api.references.firm.get_by_id(firm_id)
         if firm is None or not firm.inn:
             raise SettingsError(f"{self.key} {self.cid}: firm {firm_id} not found in REGOS or has no TIN")
-        rows = await api.integrations.connected_integration_setting.get(firm_id=firm_id)
-        settings = SettingsMap([(row.key, row.value or "") for row in rows])
-        return firm, await self.login(firm, settings)
+        return firm, await self.login(firm, await _firm_settings(api, firm_id))
+
+    async def _open_firm(self, firm_id: int) -> tuple[Firm, Any]:
+        """`_firm_session` on a REGOS connection of its own (for actions that need no more of REGOS)."""
+        async with self.ctx.regos() as api:
+            return await self._firm_session(api, firm_id)
 
     def _job(self, api: RegosAPI, firm_id: int) -> flows.Job:
         return flows.Job(api, self.ctx.redis, self.key, self.cid, firm_id)
@@ -98,16 +140,14 @@ class EdoIntegrationBase(IntegrationBase):
             firms = await api.call("Firm/Get", request, list[Firm] | None) or []
             on = []
             for firm in firms:
-                rows = await api.integrations.connected_integration_setting.get(firm_id=firm.id)
-                if auto_import.is_on(SettingsMap([(r.key, r.value or "") for r in rows]).get(auto_import.SETTING)):
+                if auto_import.is_on(setting(await _firm_settings(api, firm.id), auto_import.SETTING)):
                     on.append(firm.id)
         await auto_import.record(self.ctx.redis, self.key, self.cid, on)
 
     async def new_documents(self, firm_id: int) -> list[str]:
         """Ids of incoming documents dated in the last days (first page, ≤ 100); the poll
         enqueues the import of those it has not enqueued before."""
-        async with self.ctx.regos() as api:
-            firm, session = await self._firm_session(api, firm_id)
+        firm, session = await self._open_firm(firm_id)
         now = int(time.time())
         page = await self.list_documents(
             session, firm, start=now - auto_import.LOOKBACK_SECONDS, end=now, limit=100, offset=0
@@ -115,34 +155,20 @@ class EdoIntegrationBase(IntegrationBase):
         return [row.id for row in page.rows]
 
     # --- REGOS actions -------------------------------------------------------------------
+    @answer_refusals
     async def check(self, data: Any) -> dict[str, Any]:
-        try:
-            return await self._check(data)
-        except PermanentError as exc:
-            return refused(exc)
-
-    async def _check(self, data: Any) -> dict[str, Any]:
-        firm_id = _int(_object(data or {}), "firm_id")
-        assert firm_id is not None
-        async with self.ctx.regos() as api:
-            firm, _ = await self._firm_session(api, firm_id)
+        firm_id = _firm_id(_object(data or {}))
+        firm, _ = await self._open_firm(firm_id)
         return {"ok": True, "result": {"status": "connected", "firm_id": firm_id, "inn": firm.inn}}
 
+    @answer_refusals
     async def get_documents(self, data: Any) -> dict[str, Any]:
-        try:
-            return await self._get_documents(data)
-        except PermanentError as exc:
-            return refused(exc)
-
-    async def _get_documents(self, data: Any) -> dict[str, Any]:
         """A page of incoming documents in REGOS's DocInvoiceFromRoaming shape."""
         body = _object(data)
-        firm_id = _int(body, "firm_id")
+        firm_id = _firm_id(body)
         limit = min(max(_int(body, "limit", required=False) or DEFAULT_LIMIT, 1), 100)
         offset = max(_int(body, "offset", required=False) or 0, 0)
-        assert firm_id is not None
-        async with self.ctx.regos() as api:
-            firm, session = await self._firm_session(api, firm_id)
+        firm, session = await self._open_firm(firm_id)
         page = await self.list_documents(
             session,
             firm,
@@ -156,22 +182,13 @@ class EdoIntegrationBase(IntegrationBase):
         rows = [row.model_dump(mode="json") for row in page.rows]
         return {"ok": True, "next_offset": next_offset, "total": total, "result": rows}
 
+    @answer_refusals
     async def get_document_operations(self, data: Any) -> dict[str, Any]:
-        try:
-            return await self._get_document_operations(data)
-        except PermanentError as exc:
-            return refused(exc)
-
-    async def _get_document_operations(self, data: Any) -> dict[str, Any]:
         """The rows of one provider document as InvoiceRoamingOperation (docs.regos.uz)."""
         body = _object(data)
-        firm_id = _int(body, "firm_id")
-        document_id = str(body.get("document_id") or body.get("id") or "")
-        if not document_id:
-            raise PermanentError("data.document_id is required")
-        assert firm_id is not None
-        async with self.ctx.regos() as api:
-            firm, session = await self._firm_session(api, firm_id)
+        firm_id = _firm_id(body)
+        document_id = _document_id(body, "document_id", "id")
+        firm, session = await self._open_firm(firm_id)
         doc = await self.fetch_document(session, firm, document_id)
         result = [
             {
@@ -194,11 +211,8 @@ class EdoIntegrationBase(IntegrationBase):
 
     async def import_document(self, data: Any) -> dict[str, Any]:
         body = _object(data)
-        firm_id = _int(body, "firm_id")
-        document_id = str(body.get("id") or body.get("document_id") or "")
-        if not document_id:
-            raise PermanentError("data.id (the provider document id) is required")
-        assert firm_id is not None
+        firm_id = _firm_id(body)
+        document_id = _document_id(body, "id", "document_id")
         async with self.ctx.regos() as api:
             firm, session = await self._firm_session(api, firm_id)
             doc = await self.fetch_document(session, firm, document_id)
@@ -211,18 +225,16 @@ class EdoIntegrationBase(IntegrationBase):
     def export_plan(self, data: Any) -> tuple[int, list[int]]:
         """`data` of ExportDocuments → (firm id, invoice ids); refused when malformed."""
         body = _object(data)
-        firm_id = _int(body, "firm_id")
+        firm_id = _firm_id(body)
         ids = body.get("ids")
         if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_EXPORT or not all(isinstance(i, int) for i in ids):
             raise PermanentError(f"data.ids must be 1..{MAX_EXPORT} invoice ids")
-        assert firm_id is not None
         return firm_id, list(dict.fromkeys(ids))  # an id listed twice is exported once
 
     async def prepare_export(self, firm_id: int) -> None:
         """Log in once before fanning out: a refused password fails the export at once, before
         a hundred document tasks could each try it (Didox locks the account, §2.1)."""
-        async with self.ctx.regos() as api:
-            await self._firm_session(api, firm_id)
+        await self._open_firm(firm_id)
 
     async def export_document(self, firm_id: int, invoice_id: int) -> dict[str, Any]:
         """One invoice: `exported`, `skipped` (already exported) or `refused` with the reason

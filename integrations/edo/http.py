@@ -2,7 +2,7 @@
 
 Transport failures and retryable answers (`kit.http_outcome`: 408, 429, 5xx) are `TransientError`
 (retried with backoff by the task layer); other 4xx are `ProviderRefused` (`status` kept for
-callers that react to 401). Bodies are never logged; provider answers are truncated and scrubbed
+callers that react to 401). Bodies are never logged; provider answers are truncated and redacted
 of the secrets the caller names.
 """
 

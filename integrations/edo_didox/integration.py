@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from integrations.connected_settings import setting
 from integrations.edo.base import EdoIntegrationBase
 from integrations.edo.dates import format_day, parse_day, regos_datetime
 from integrations.edo.flows import ExportInput
 from integrations.edo.models import DocumentListItem, DocumentPage, ProviderDocument, ProviderRow
 from integrations.edo.tokens import TokenCache
+from integrations.edo.values import digits, to_decimal
 from integrations.edo_didox.client import DidoxClient
 from integrations.errors import PermanentError, SettingsError
 from schemas.api.docs.invoice import InvoiceStatus
@@ -35,17 +37,6 @@ class Session:
     locale: str
 
 
-def _digits(value: str | None) -> str:
-    return "".join(ch for ch in value or "" if ch.isdigit())
-
-
-def _decimal(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-    except ArithmeticError:
-        return Decimal(0)
-
-
 class DidoxIntegration(EdoIntegrationBase):
     done_statuses: ClassVar[set[str]] = {InvoiceStatus.IN_SENT_PROGRESS, InvoiceStatus.SENT}
     export_status: ClassVar[InvoiceStatus] = InvoiceStatus.IN_SENT_PROGRESS  # the user signs in Didox
@@ -58,13 +49,13 @@ class DidoxIntegration(EdoIntegrationBase):
         return DidoxClient(self.ctx.http, settings.didox_base_url, partner, timeout=settings.provider_timeout_seconds)
 
     async def login(self, firm: Firm, settings: Mapping[str, str]) -> Session:
-        password = settings.get("DIDOX_PASSWORD", "")
+        password = setting(settings, "DIDOX_PASSWORD")
         if not password:
             raise SettingsError(f"edo_didox {self.cid}: setting DIDOX_PASSWORD is empty for firm {firm.id}")
-        locale = settings.get("DIDOX_LOCALE", "ru").lower()
+        locale = (setting(settings, "DIDOX_LOCALE") or "ru").lower()
         locale = locale if locale in ("ru", "uz") else "ru"
-        company = _digits(firm.inn)
-        login_id = _digits(settings.get("DIDOX_LOGIN_TAX_ID")) or company
+        company = digits(firm.inn)
+        login_id = digits(setting(settings, "DIDOX_LOGIN_TAX_ID")) or company
         cache = TokenCache(
             self.ctx.redis,
             self.ctx.settings.secret_key,
@@ -104,7 +95,7 @@ class DidoxIntegration(EdoIntegrationBase):
                 date=regos_datetime(parse_day(row.get("doc_date"))),
                 create_date=regos_datetime(parse_day(row.get("created"))),
                 update_date=regos_datetime(parse_day(row.get("updated"))),
-                amount=_decimal(row.get("total_delivery_sum_with_vat") or row.get("total_sum")),
+                amount=to_decimal(row.get("total_delivery_sum_with_vat") or row.get("total_sum")),
             )
             for row in answer.get("data") or []
             if isinstance(row, dict) and row.get("doc_id")
@@ -119,9 +110,9 @@ class DidoxIntegration(EdoIntegrationBase):
         doctype = str((data.get("document") or {}).get("doctype") or "002")
         if doctype not in DOCUMENT_TYPES.split(","):
             raise PermanentError(f"didox document {document_id}: type {doctype} is not an invoice or act")
-        ours = _digits(firm.inn)
-        seller_is_us = _digits(content.get("sellertin")) == ours
-        partner_tin = _digits(content.get("buyertin") if seller_is_us else content.get("sellertin"))
+        ours = digits(firm.inn)
+        seller_is_us = digits(content.get("sellertin")) == ours
+        partner_tin = digits(content.get("buyertin") if seller_is_us else content.get("sellertin"))
         partner = content.get("buyer" if seller_is_us else "seller") or {}
         head = content.get("facturadoc") or content.get("actdoc") or {}
         number = head.get("facturano") or head.get("actno") or document_id
@@ -134,9 +125,9 @@ class DidoxIntegration(EdoIntegrationBase):
                 barcode=row.get("barcode") or None,
                 package_code=str(row["packagecode"]) if row.get("packagecode") else None,
                 package_name=row.get("packagename"),
-                quantity=_decimal(row.get("count")),
-                price=_decimal(row.get("summa")),
-                vat_rate=None if row.get("withoutvat") else _decimal(row.get("vatrate")),
+                quantity=to_decimal(row.get("count")),
+                price=to_decimal(row.get("summa")),
+                vat_rate=None if row.get("withoutvat") else to_decimal(row.get("vatrate")),
                 origin=ORIGIN.get(int(row.get("origin") or 4), -1),
             )
             for n, row in enumerate((content.get("productlist") or {}).get("products") or [])
@@ -216,12 +207,12 @@ def invoice_body(source: ExportInput) -> dict[str, Any]:
             "ContractNo": (contract.code or contract.name) if contract else "1",
             "ContractDate": format_day(contract.date if contract and contract.date else invoice.date),
         },
-        "SellerTin": _digits(source.firm.inn),
-        "BuyerTin": _digits(source.partner.inn),
+        "SellerTin": digits(source.firm.inn),
+        "BuyerTin": digits(source.partner.inn),
         "Seller": _party(source.firm),
         "Buyer": _party(source.partner),
         "ProductList": {
-            "Tin": _digits(source.firm.inn),
+            "Tin": digits(source.firm.inn),
             "HasVat": any(p["VatSum"] for p in products),
             "Products": products,
         },

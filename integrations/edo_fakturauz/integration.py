@@ -13,11 +13,13 @@ from typing import Any, ClassVar
 
 import orjson
 
+from integrations.connected_settings import missing, setting
 from integrations.edo.base import EdoIntegrationBase
 from integrations.edo.dates import format_day, parse_day, regos_datetime
 from integrations.edo.flows import ExportInput
 from integrations.edo.models import DocumentListItem, DocumentPage, ProviderDocument, ProviderRow
 from integrations.edo.tokens import TokenCache
+from integrations.edo.values import digits, to_decimal
 from integrations.edo_fakturauz.client import FakturaClient, rows_of, total_of
 from integrations.errors import PermanentError, SettingsError
 from schemas.api.docs.invoice import InvoiceStatus
@@ -32,17 +34,6 @@ TYPES, STATUSES = "2,5,28,29", "22,24"  # as upstream sends them; meaning undocu
 @dataclass(frozen=True)
 class Session:
     auth: str
-
-
-def _digits(value: str | None) -> str:
-    return "".join(ch for ch in value or "" if ch.isdigit())
-
-
-def _decimal(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-    except ArithmeticError:
-        return Decimal(0)
 
 
 def _day(text: Any) -> int | None:
@@ -65,10 +56,10 @@ class FakturaUzIntegration(EdoIntegrationBase):
         )
 
     async def login(self, firm: Firm, settings: Mapping[str, str]) -> Session:
-        missing = [name for name in REQUIRED if not settings.get(name)]
-        if missing:
-            raise SettingsError(f"edo_fakturauz {self.cid}: settings {', '.join(missing)} empty for firm {firm.id}")
-        client_id, login, password, secret = (settings[name] for name in REQUIRED)
+        absent = missing(settings, REQUIRED)
+        if absent:
+            raise SettingsError(f"edo_fakturauz {self.cid}: settings {', '.join(absent)} empty for firm {firm.id}")
+        client_id, login, password, secret = (setting(settings, name) or "" for name in REQUIRED)
         cache = TokenCache(
             self.ctx.redis,
             self.ctx.settings.secret_key,
@@ -88,7 +79,7 @@ class FakturaUzIntegration(EdoIntegrationBase):
         self, session: Session, firm: Firm, *, start: int | None, end: int | None, limit: int, offset: int
     ) -> DocumentPage:
         params: dict[str, Any] = {
-            "companyInn": _digits(firm.inn),
+            "companyInn": digits(firm.inn),
             "isInbox": "true",
             "types": TYPES,
             "statuses": STATUSES,
@@ -112,7 +103,7 @@ class FakturaUzIntegration(EdoIntegrationBase):
                 date=regos_datetime(_day(row.get("createdDateTime"))),
                 create_date=regos_datetime(_day(row.get("createdDateTime"))),
                 update_date=regos_datetime(_day(row.get("updatedDateTime"))),
-                amount=_decimal(row.get("totalPrice")),
+                amount=to_decimal(row.get("totalPrice")),
             )
             for row in rows_of(answer)
             if row.get("uniqueId")
@@ -120,7 +111,7 @@ class FakturaUzIntegration(EdoIntegrationBase):
         return DocumentPage(rows=rows, total=total_of(answer, offset + len(rows)))
 
     async def fetch_document(self, session: Session, firm: Firm, document_id: str) -> ProviderDocument:
-        found = await self._client().contents(session.auth, _digits(firm.inn), [document_id])
+        found = await self._client().contents(session.auth, digits(firm.inn), [document_id])
         row = next((r for r in found if r.get("UniqueId") == document_id), None)
         if row is None:
             raise PermanentError(f"faktura document {document_id} not found")
@@ -140,16 +131,16 @@ class FakturaUzIntegration(EdoIntegrationBase):
                 barcode=s.get("barcode") or None,
                 package_code=str(s["measurementCode"]) if s.get("measurementCode") else None,
                 package_name=s.get("measurement"),
-                quantity=_decimal(s.get("quantity")),
-                price=_decimal(s.get("pricePerItem")),
-                vat_rate=_decimal(s["vatRate"]) if s.get("vatRate") is not None else None,
+                quantity=to_decimal(s.get("quantity")),
+                price=to_decimal(s.get("pricePerItem")),
+                vat_rate=to_decimal(s["vatRate"]) if s.get("vatRate") is not None else None,
             )
             for n, s in enumerate(services, start=1)
         ]
         date = _day(content.get("invoiceDate"))
         if not rows or date is None:
             raise PermanentError(f"faktura document {document_id} ({number}) has no rows or no date")
-        partner_inn = _digits(content.get("ownerInn"))
+        partner_inn = digits(content.get("ownerInn"))
         return ProviderDocument(
             external_id=document_id,
             roaming_id=row.get("RoamingUid"),
@@ -163,13 +154,13 @@ class FakturaUzIntegration(EdoIntegrationBase):
         )
 
     async def create_draft(self, session: Session, firm: Firm, source: ExportInput) -> str:
-        return await self._client().register(session.auth, _digits(firm.inn), register_body(self.cid, source))
+        return await self._client().register(session.auth, digits(firm.inn), register_body(self.cid, source))
 
 
 def _party(who: Requisites) -> dict[str, Any]:
     return {
         "company_name": who.fullname or who.name or "",
-        "INN": _digits(who.inn),
+        "INN": digits(who.inn),
         "company_vat_code": who.vat_index or "",
         "address": {"region": "", "street": who.address or ""},
         "bank_details": {"bank_code": who.mfo or "", "bank_name": who.bank_name or "", "account_number": who.rs or ""},

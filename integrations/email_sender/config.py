@@ -8,7 +8,7 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 from typing import Literal
 
-from integrations.connected_settings import missing, setting
+from integrations.connected_settings import require, setting
 from integrations.errors import SettingsError
 from integrations.messages import normalize_email
 
@@ -58,9 +58,7 @@ def _positive_int(values: Mapping[str, str], name: str, label: str) -> int | Non
 
 def parse(values: Mapping[str, str], label: str) -> SmtpConfig:
     """The connected integration's SMTP settings; SettingsError names (never shows) a bad one."""
-    absent = missing(values, REQUIRED)
-    if absent:
-        raise SettingsError(f"{label}: setting {', '.join(absent)} is missing or empty in REGOS")
+    require(values, REQUIRED, label)
     security = (setting(values, "SMTP_SECURITY") or "starttls").lower()
     if security not in SECURITY_MODES:
         raise SettingsError(f"{label}: setting SMTP_SECURITY must be one of {', '.join(SECURITY_MODES)}")

@@ -43,8 +43,9 @@ from schemas.envelope import (
     IntegrationSuccessResponse,
     MessageOutcome,
     OutgoingMessage,
-    mask,
+    mask_recipient,
 )
+from schemas.message_state import MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class _Work:
 
 def _outcome(
     message: OutgoingMessage,
-    status: str,
+    status: MessageStatus,
     *,
     provider_id: str | None = None,
     error: str | None = None,
@@ -75,7 +76,7 @@ def _outcome(
 ) -> MessageOutcome:
     return MessageOutcome(
         index=message.index,
-        recipient=mask(message.recipient),
+        recipient=mask_recipient(message.recipient),
         status=status,
         provider_id=provider_id,
         error=error,
@@ -192,7 +193,7 @@ class EmailSenderIntegration(MessagingIntegrationBase):
     ) -> None:
         mid = mail.message_id(bulk_key, message.index, config.sender_domain)
         payload = mail.build(config, message, mid)
-        where = f"{config.endpoint} for {mask(message.recipient)}"
+        where = f"{config.endpoint} for {mask_recipient(message.recipient)}"
         work.settled.add(effect_id)  # each branch below records the outcome in the ledger
         try:
             await smtp.deliver(session, config.sender.addr_spec, message.recipient, payload)

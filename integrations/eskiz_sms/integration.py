@@ -199,9 +199,9 @@ class EskizSmsIntegration(SmsIntegrationBase):
             rows = await with_token(
                 "get-user-messages-by-dispatch", lambda t: eskiz.messages_by_dispatch(t, dispatch_id)
             )
-            held = [r for r in rows if str(r.get("user_sms_id") or "") in wanted]
-            await self._record_held(held)
-            return {wanted[str(r["user_sms_id"])].effect_id: str(r["user_sms_id"]) for r in held}
+            found = [r for r in rows if str(r.get("user_sms_id") or "") in wanted]
+            await self._record_found(found)
+            return {wanted[str(r["user_sms_id"])].effect_id: str(r["user_sms_id"]) for r in found}
 
         result = await self.send_exactly_once(
             chunk_id,
@@ -215,7 +215,7 @@ class EskizSmsIntegration(SmsIntegrationBase):
         await self._record_statuses(result.unknown, "unknown", None)
         return result.outcomes
 
-    async def _record_held(self, rows: list[dict[str, Any]]) -> None:
+    async def _record_found(self, rows: list[dict[str, Any]]) -> None:
         """Status rows for messages a reconciliation found at Eskiz: its ids and its status."""
         for row in rows:
             report = {

@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 POLICIES = ("hold", "resend")
 
 
+def _credentials(values: Mapping[str, str]) -> dict[str, str]:
+    """GETSMS_LOGIN / GETSMS_PASSWORD as every GetSMS call takes them (`login=`, `password=`)."""
+    return {"login": setting(values, "GETSMS_LOGIN") or "", "password": setting(values, "GETSMS_PASSWORD") or ""}
+
+
 class GetSmsIntegration(SmsIntegrationBase):
     chunk_size: ClassVar[int] = client.MAX_BATCH
     polls_statuses: ClassVar[bool] = True  # GetSMS does not call back: workers.status_poll asks
@@ -64,8 +69,7 @@ class GetSmsIntegration(SmsIntegrationBase):
             await client.check_credentials(
                 self.ctx.http,
                 url,
-                login=setting(values, "GETSMS_LOGIN") or "",
-                password=setting(values, "GETSMS_PASSWORD") or "",
+                **_credentials(values),
                 timeout_seconds=self.ctx.settings.provider_timeout_seconds,
             )
         except client.GetSmsRefused as exc:
@@ -156,8 +160,7 @@ class GetSmsIntegration(SmsIntegrationBase):
             answers = await client.send_messages(
                 self.ctx.http,
                 url,
-                login=setting(values, "GETSMS_LOGIN") or "",
-                password=setting(values, "GETSMS_PASSWORD") or "",
+                **_credentials(values),
                 nickname=setting(values, "GETSMS_NICKNAME"),
                 messages=[(p.message.recipient, p.message.message) for p in mine],
                 timeout_seconds=settings.provider_timeout_seconds,
@@ -211,8 +214,7 @@ class GetSmsIntegration(SmsIntegrationBase):
             rows = await client.query_status(
                 self.ctx.http,
                 url,
-                login=setting(values, "GETSMS_LOGIN") or "",
-                password=setting(values, "GETSMS_PASSWORD") or "",
+                **_credentials(values),
                 request_ids=request_ids,
                 timeout_seconds=self.ctx.settings.provider_timeout_seconds,
             )

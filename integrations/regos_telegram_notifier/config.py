@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from integrations.connected_settings import require, setting
 from integrations.errors import SettingsError
 from integrations.messages import normalize_chat_id
 
@@ -29,9 +30,10 @@ class NotifierConfig:
     stock_ids: frozenset[int] | None  # None = every stock
 
 
-def _get(values: Mapping[str, str], key: str) -> str:
-    value = values.get(key)
-    return value.strip() if isinstance(value, str) else ""
+def bot_token(values: Mapping[str, str], label: str) -> str:
+    """BOT_TOKEN, or SettingsError when it is missing or empty."""
+    require(values, (BOT_TOKEN,), label)
+    return setting(values, BOT_TOKEN) or ""
 
 
 def parse_chat_ids(raw: str | None, label: str = "regos_telegram_notifier") -> list[str]:
@@ -86,12 +88,9 @@ def parse_stock_ids(raw: str | None, label: str = "regos_telegram_notifier") -> 
 
 
 def parse_config(values: Mapping[str, str], label: str = "regos_telegram_notifier") -> NotifierConfig:
-    token = _get(values, BOT_TOKEN)
-    if not token:
-        raise SettingsError(f"{label}: setting BOT_TOKEN is missing in REGOS")
     return NotifierConfig(
-        bot_token=token,
-        chat_ids=tuple(parse_chat_ids(values.get(CHAT_IDS), label)),
-        cheque_notifications=_get(values, CHEQUE_NOTIFICATION).lower() not in _OFF,
-        stock_ids=parse_stock_ids(values.get(STOCK_IDS), label),
+        bot_token=bot_token(values, label),
+        chat_ids=tuple(parse_chat_ids(setting(values, CHAT_IDS), label)),
+        cheque_notifications=(setting(values, CHEQUE_NOTIFICATION) or "").lower() not in _OFF,
+        stock_ids=parse_stock_ids(setting(values, STOCK_IDS), label),
     )

@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from integrations.base import UNSUPPORTED, TelegramIntegrationBase
+from integrations.connected_settings import setting
 from integrations.errors import PermanentError, SettingsError, TransientError
 from integrations.guards import TELEGRAM_WEBHOOK_PURPOSE
 from integrations.regos_telegram_notifier import formatting as fmt
 from integrations.regos_telegram_notifier import subscriptions as subs
-from integrations.regos_telegram_notifier.config import BOT_TOKEN, NotifierConfig, parse_config
+from integrations.regos_telegram_notifier.config import BOT_TOKEN, NotifierConfig, bot_token, parse_config
 from integrations.regos_telegram_notifier.documents import Documents, fetch_documents
 from integrations.signing import derive_token
 from integrations.telegram.bot_api import BotAPI, TelegramAPIError, TelegramTransportError, token_fingerprint
@@ -52,8 +53,9 @@ from schemas.envelope import (
     WebhookCall,
     WebhookEvent,
     canonical_action,
-    mask,
+    mask_recipient,
 )
+from schemas.message_state import message_status
 from settings import MissingSettingError
 
 log = logging.getLogger(__name__)
@@ -79,16 +81,12 @@ class _Notice:
 class TelegramNotifierIntegration(TelegramIntegrationBase):
     key: ClassVar[str] = "regos_telegram_notifier"
 
-    @property
-    def label(self) -> str:
-        return f"{self.key} for connected integration {self.cid}"
-
     # --- helpers -------------------------------------------------------------------------
-    async def _values(self) -> Any:
+    async def _values(self) -> Mapping[str, str]:
         values = await self.settings_map()
-        token = values.get(BOT_TOKEN)
+        token = setting(values, BOT_TOKEN)
         if token:
-            register_secret(token.strip())
+            register_secret(token)
         return values
 
     async def _config(self) -> NotifierConfig:
@@ -154,7 +152,7 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
         return await self.connect()  # setWebhook replaces the old registration: no gap
 
     async def disconnect(self) -> IntegrationResult:
-        token = ((await self._values()).get(BOT_TOKEN) or "").strip()
+        token = setting(await self._values(), BOT_TOKEN)
         await subs.forget_registration(self.ctx)
         if not token:
             return IntegrationSuccessResponse(result={"status": "disconnected"})
@@ -368,7 +366,7 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
             "%s: CHAT_IDS edited: %d removed (%s), %d migrated",
             self.label,
             len(gone & set(before)),
-            ", ".join(mask(c) for c in sorted(gone)),
+            ", ".join(mask_recipient(c) for c in sorted(gone)),
             len(moved),
         )
         return {"removed": len(gone), "migrated": len(moved)}
@@ -383,10 +381,7 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
         if command not in ("/start", "/stop") or update.chat_id is None:
             return IntegrationSuccessResponse(result={"status": "ignored", "update": update.kind})
         chat_id = update.chat_id
-        values = await self._values()
-        token = (values.get(BOT_TOKEN) or "").strip()
-        if not token:
-            raise SettingsError(f"{self.label}: setting BOT_TOKEN is missing in REGOS")
+        token = bot_token(await self._values(), self.label)
         if command == "/start":
             before, _ = await subs.edit_chat_ids(self.ctx, subs.add(chat_id), label=self.label)
             status = "already subscribed" if chat_id in before else "subscribed"
@@ -405,7 +400,7 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
         if error is not None:
             raise error
         return IntegrationSuccessResponse(
-            result={"status": status, "chat": mask(chat_id), "replied": results[0].delivered}
+            result={"status": status, "chat": mask_recipient(chat_id), "replied": results[0].delivered}
         )
 
     async def _membership(self, update: Update) -> IntegrationResult:
@@ -415,13 +410,11 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
             return IntegrationSuccessResponse(result={"status": "ignored", "update": update.kind})
         before, _ = await subs.edit_chat_ids(self.ctx, subs.remove(chat_id), label=self.label)
         status = "unsubscribed" if chat_id in before else "not subscribed"
-        return IntegrationSuccessResponse(result={"status": status, "chat": mask(chat_id)})
+        return IntegrationSuccessResponse(result={"status": status, "chat": mask_recipient(chat_id)})
 
     # --- SendMessages --------------------------------------------------------------------
     async def send_chunk(self, chunk_id: str, messages: list[OutgoingMessage]) -> list[MessageOutcome]:
-        token = ((await self._values()).get(BOT_TOKEN) or "").strip()
-        if not token:
-            raise SettingsError(f"{self.label}: setting BOT_TOKEN is missing in REGOS")
+        token = bot_token(await self._values(), self.label)
         deliveries = [
             Delivery(self.effect_id(chunk_id, m), m.recipient, m.message, None, m.image_url) for m in messages
         ]
@@ -433,13 +426,11 @@ class TelegramNotifierIntegration(TelegramIntegrationBase):
 
 
 def _outcome(message: OutgoingMessage, result: DeliveryResult) -> MessageOutcome:
-    status = "accepted" if result.delivered else result.status
-    if status not in ("accepted", "unknown"):
-        status = "failed"
+    status = message_status(result.status)
     return MessageOutcome(
         index=message.index,
-        recipient=mask(message.recipient),
-        status=status,  # type: ignore[arg-type]
+        recipient=mask_recipient(message.recipient),
+        status=status,
         provider_id=result.message_id,
         error=None if status == "accepted" else result.error,
         resolution="resent" if result.resent else None,  # an earlier unknown, sent again: maybe twice
@@ -451,8 +442,8 @@ def _counts(results: list[DeliveryResult]) -> dict[str, int]:
     have reached the chat twice)."""
     counts = {"subscribers": len(results), "sent": 0, "already_sent": 0, "failed": 0, "unknown": 0, "resent": 0}
     for r in results:
-        key = {"sent": "sent", "duplicate": "already_sent", "unknown": "unknown"}.get(r.status, "failed")
-        counts[key] += 1
+        # a deferred delivery that reaches the counts was not retried into a send: failed
+        counts["failed" if r.status == "deferred" else r.status] += 1
         counts["resent"] += r.resent
     return counts
 
@@ -466,8 +457,9 @@ def _changes(results: list[DeliveryResult]) -> dict[str, int]:
 
 def _chat_report(result: DeliveryResult) -> dict[str, Any]:
     """What happened to one notification in one chat (masked chat id)."""
-    status = {"duplicate": "already sent"}.get(result.status, result.status)
-    report: dict[str, Any] = {"chat": mask(result.delivery.chat_id), "status": status}
+    # The report's words predate `DeliveryStatus`: `already sent` is its `already_sent`.
+    status = "already sent" if result.status == "already_sent" else result.status
+    report: dict[str, Any] = {"chat": mask_recipient(result.delivery.chat_id), "status": status}
     if result.message_id is not None:
         report["message_id"] = result.message_id
     if result.in_digest:

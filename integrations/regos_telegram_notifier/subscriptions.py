@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import LockError
 
+from integrations.connected_settings import setting
 from integrations.errors import TransientError
 from integrations.regos_telegram_notifier.config import CHAT_IDS, dump_chat_ids, parse_chat_ids
 from integrations.telegram.bot_api import token_fingerprint
@@ -45,7 +46,7 @@ async def edit_chat_ids(ctx: IntegrationContext, change: Change, *, label: str) 
         async with ctx.regos() as api:
             service = api.integrations.connected_integration_setting
             values = await service.get_map(cached=False)
-            before = parse_chat_ids(values.get(CHAT_IDS), label)
+            before = parse_chat_ids(setting(values, CHAT_IDS), label)
             after = change(list(before))
             if after != before:
                 await service.edit([{"key": CHAT_IDS, "value": dump_chat_ids(after), "connected_integration_id": cid}])

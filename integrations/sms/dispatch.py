@@ -44,7 +44,8 @@ from integrations.errors import IntegrationError, TransientError, verdict
 from integrations.ledger import EffectLedger
 from integrations.sms.http import NotSent, OutcomeUnknown, ProviderHTTPError, on_effect_request
 from integrations.sms.segments import count_segments
-from schemas.envelope import MessageOutcome, OutgoingMessage, mask
+from schemas.envelope import MessageOutcome, OutgoingMessage, mask_recipient
+from schemas.message_state import MessageStatus, Resolution
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class ChunkResult:
     accepted: list[Pending] = field(default_factory=list)  # sent by this attempt
     unknown: list[Pending] = field(default_factory=list)  # outcome lost in this attempt
     request_id: str | None = None
-    reconciled: list[Pending] = field(default_factory=list)  # the provider held them: not resent
+    reconciled: list[Pending] = field(default_factory=list)  # the provider already had them: not resent
     resent: list[Pending] = field(default_factory=list)  # an earlier unknown, sent again (in `accepted`)
     unresolved: list[Pending] = field(default_factory=list)  # an earlier unknown, left unknown
 
@@ -73,14 +74,14 @@ Reconcile = Callable[[list[Pending]], Awaitable[dict[str, str | None]]]
 
 def outcome(
     message: OutgoingMessage,
-    status: str,
+    status: MessageStatus,
     provider_id: str | None = None,
     error: str | None = None,
-    resolution: str | None = None,
+    resolution: Resolution | None = None,
 ) -> MessageOutcome:
     return MessageOutcome(
         index=message.index,
-        recipient=mask(message.recipient),
+        recipient=mask_recipient(message.recipient),
         status=status,
         segments=count_segments(message.message),
         provider_id=provider_id,
@@ -175,7 +176,7 @@ async def send_exactly_once(
                 )
         if found or resend:
             log.info(
-                "%s: %d earlier unknown outcomes: %d held by the provider, %d to send again",
+                "%s: %d earlier unknown outcomes: %d found at the provider, %d to send again",
                 label,
                 len(earlier),
                 len(found),

@@ -10,7 +10,7 @@ to mark the ledger `started` just before the request leaves, so work cancelled e
 while waiting for a token) is released, not reported unknown.
 
 Request bodies are never logged or put into errors (they hold passwords and phone numbers);
-provider answers are truncated and scrubbed of the secrets the caller names.
+provider answers are truncated and redacted of the secrets the caller names.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from kit.http_outcome import (
     parse_retry_after,
     transport_failure,
 )
+from kit.redaction import redacted_line
 
 __all__ = ["NotSent", "OutcomeUnknown", "ProviderCallError", "ProviderHTTPError", "call", "on_effect_request"]
 
@@ -53,13 +54,6 @@ def on_effect_request(hook: Callable[[], Awaitable[None]]) -> Iterator[None]:
 ProviderCallError = CallFailure
 
 
-def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return text
-
-
 def provider_text(response: httpx2.Response, secrets: Iterable[str | None] = ()) -> str:
     """The provider's own explanation: `message`/`error`/`description` of a JSON body, or the
     raw body, truncated to ~300 characters, secrets replaced by `***`."""
@@ -80,10 +74,7 @@ def provider_text(response: httpx2.Response, secrets: Iterable[str | None] = ())
         text = _compact(body)
     else:
         text = response.text
-    text = " ".join(scrub(text, secrets).split())
-    if len(text) > MAX_PROVIDER_TEXT:
-        text = text[: MAX_PROVIDER_TEXT - 1] + "…"
-    return text or response.reason_phrase or "no explanation"
+    return redacted_line(text, secrets, limit=MAX_PROVIDER_TEXT) or response.reason_phrase or "no explanation"
 
 
 def _compact(value: Any) -> str:

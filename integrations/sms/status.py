@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from schemas.envelope import mask
+from schemas.envelope import mask_recipient
 
 PREFIX = "gw:sms:status:"
 # Both levels and spellings occur (shared/docs/providers.md "Eskiz"): message-level DELIVERED / REJECTED,
@@ -96,7 +96,7 @@ async def record_pending(
         return
     script = redis.register_script(_WRITE_PENDING)
     keys = [status_key(cid, user_sms_id) for user_sms_id, _ in entries]
-    args = [ttl, status, f"{time.time():.3f}", request_id or "", *(mask(phone) for _, phone in entries)]
+    args = [ttl, status, f"{time.time():.3f}", request_id or "", *(mask_recipient(phone) for _, phone in entries)]
     await script(keys=keys, args=args)
 
 
@@ -109,7 +109,7 @@ async def apply_report(redis: Redis, cid: str, report: Mapping[str, Any], *, ttl
         return False
     phone = str(report.get("phone_number") or "")
     fields = {
-        "recipient": mask(phone) if phone else None,
+        "recipient": mask_recipient(phone) if phone else None,
         "request_id": report.get("request_id"),
         "message_id": report.get("message_id"),
         "sms_count": report.get("sms_count"),

@@ -6,7 +6,7 @@ so it must never reach a log line, an exception or a result:
 - importing this module installs `BotTokenLogFilter` on the "httpx2" logger (httpx2 logs each
   request URL at INFO), which rewrites `/bot<token>/` to `/bot***/`;
 - errors carry the method, the masked chat id, Telegram's `error_code` and `description`,
-  never the URL; the token is also scrubbed from any description Telegram sends back;
+  never the URL; the token is also redacted from any description Telegram sends back;
 - Redis keys and log lines name a bot by `token_fingerprint(token)` (a short sha256).
 """
 
@@ -14,21 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from typing import Any
 
 import httpx2
 import orjson
 
 from kit.http_outcome import OutcomeUnknown, transport_failure
-from schemas.envelope import mask
-
-_BOT_IN_URL = re.compile(r"/bot[^/\s\"']+/")
-
-
-def scrub(text: str) -> str:
-    """`.../bot123:ABC/sendMessage` → `.../bot***/sendMessage`."""
-    return _BOT_IN_URL.sub("/bot***/", text)
+from kit.redaction import redact
+from schemas.envelope import mask_recipient
 
 
 class BotTokenLogFilter(logging.Filter):
@@ -40,7 +33,7 @@ class BotTokenLogFilter(logging.Filter):
         except Exception:  # a malformed record: leave it to the logging machinery
             return True
         if "/bot" in message:
-            record.msg = scrub(message)
+            record.msg = redact(message)
             record.args = None
         return True
 
@@ -93,7 +86,7 @@ class TelegramAPIError(TelegramError):
         description: str,
         parameters: dict[str, Any] | None = None,
     ) -> None:
-        where = f" for chat {mask(chat_id)}" if chat_id else ""
+        where = f" for chat {mask_recipient(chat_id)}" if chat_id else ""
         super().__init__(f"Telegram {method}{where}: error {error_code}: {description}", method=method, chat_id=chat_id)
         self.error_code = error_code
         self.description = description
@@ -149,8 +142,7 @@ class BotAPI:
         self.fingerprint = token_fingerprint(token)
 
     def _clean(self, text: str) -> str:
-        text = scrub(text)
-        return text.replace(self._token, "***") if self._token else text
+        return redact(text, [self._token])
 
     async def call(self, method: str, payload: dict[str, Any] | None = None, *, chat_id: str | None = None) -> Any:
         """`result` of a successful call; raises TelegramAPIError / TelegramTransportError."""
@@ -237,7 +229,7 @@ class BotAPI:
 
 
 def _for(chat_id: str | None) -> str:
-    return f" for chat {mask(chat_id)}" if chat_id else ""
+    return f" for chat {mask_recipient(chat_id)}" if chat_id else ""
 
 
 def _chat(chat_id: str) -> int | str:

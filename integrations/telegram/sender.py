@@ -71,7 +71,8 @@ from integrations.telegram.text import (
     utf16_len,
 )
 from kit.ratelimit import Cooldown, RedisRateLimiter, WaitTooLong
-from schemas.envelope import mask
+from schemas.envelope import mask_recipient
+from schemas.message_state import DELIVERED, DeliveryStatus
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,6 @@ RESENT = Counter(
     "Telegram messages sent again because an earlier attempt's outcome was unknown (possible duplicates)",
 )
 
-Status = Literal["sent", "duplicate", "unknown", "failed", "deferred"]
 BUSY = "another attempt is sending this message now"
 RESENDS_SPENT = f"sent {MAX_RESENDS} more times after attempts whose outcome is unknown; not sent again"
 
@@ -111,7 +111,7 @@ class Delivery:
 @dataclass
 class DeliveryResult:
     delivery: Delivery
-    status: Status
+    status: DeliveryStatus
     message_id: str | None = None
     error: str | None = None
     chat_gone: bool = False
@@ -123,7 +123,7 @@ class DeliveryResult:
 
     @property
     def delivered(self) -> bool:
-        return self.status in ("sent", "duplicate")
+        return self.status in DELIVERED
 
 
 @dataclass(frozen=True)
@@ -174,9 +174,11 @@ class _Deferred(Exception):
 class _CallFailed(Exception):
     """A Bot API call ended without sending; its claims are already released or marked unknown."""
 
-    def __init__(self, status: Status, error: str, retry_after: float | None = None, chat_gone: bool = False) -> None:
+    def __init__(
+        self, status: DeliveryStatus, error: str, retry_after: float | None = None, chat_gone: bool = False
+    ) -> None:
         super().__init__(error)
-        self.status: Status = status
+        self.status: DeliveryStatus = status
         self.error = error
         self.retry_after = retry_after
         self.chat_gone = chat_gone
@@ -226,7 +228,7 @@ class TelegramSender:
             self.http, self.settings.telegram_api_base_url, self.token, timeout=self.settings.provider_timeout_seconds
         )
         self.bot = self.api.fingerprint
-        self.ledger = EffectLedger(self.redis, ttl=self.settings.pii_retention_seconds)
+        self.ledger = EffectLedger(self.redis, ttl=self.settings.effect_marker_ttl_seconds)
         self.bot_limiter = RedisRateLimiter(
             self.redis, prefix=PREFIX + "rl:bot:", rate=self.bot_rate, burst=self.bot_burst
         )
@@ -276,12 +278,12 @@ class TelegramSender:
         first = deferred[0]
         return TransientError(
             f"{label}: {len(deferred)} Telegram deliver{'y' if len(deferred) == 1 else 'ies'} deferred "
-            f"(first: chat {mask(first.delivery.chat_id)}: {first.error})",
+            f"(first: chat {mask_recipient(first.delivery.chat_id)}: {first.error})",
             retry_after=max(waits) if waits else None,
         )
 
     # --- one delivery, or one digest ---------------------------------------------------------
-    def _held_back(self, delivery: Delivery, chat: _Chat) -> DeliveryResult | None:
+    def _blocked(self, delivery: Delivery, chat: _Chat) -> DeliveryResult | None:
         """The result when nothing more may be sent to this chat in this run (gone, deferred, bad token)."""
         if chat.gone is not None:
             return replace(chat.gone, delivery=delivery)
@@ -293,9 +295,9 @@ class TelegramSender:
         return None
 
     async def _deliver_one(self, delivery: Delivery, chat: _Chat) -> DeliveryResult:
-        held = self._held_back(delivery, chat)
-        if held is not None:
-            return held
+        blocked = self._blocked(delivery, chat)
+        if blocked is not None:
+            return blocked
         parts = plan_parts(delivery)
         first_id: str | None = None
         fresh = resent = False
@@ -316,18 +318,18 @@ class TelegramSender:
             fresh = True
             resent = resent or claim.resend
             first_id = first_id or message_id
-        return self._result(delivery, chat, "sent" if fresh else "duplicate", first_id, resent=resent)
+        return self._result(delivery, chat, "sent" if fresh else "already_sent", first_id, resent=resent)
 
     async def _deliver_digest(self, group: Sequence[Delivery], chat: _Chat) -> list[DeliveryResult]:
         """Deliveries to one chat that fit one message: claimed together, sent as one, marked together."""
-        held = [self._held_back(d, chat) for d in group]
-        if any(h is not None for h in held):
-            return [h for h in held if h is not None]
+        blocked = [self._blocked(d, chat) for d in group]
+        if any(b is not None for b in blocked):
+            return [b for b in blocked if b is not None]
         claims = await self._claim_all([d.effect_id for d in group])
         results: list[DeliveryResult | None] = [None] * len(group)
         for n, (delivery, claim) in enumerate(zip(group, claims, strict=True)):
             if claim.state == "sent":
-                results[n] = self._result(delivery, chat, "duplicate", claim.provider_id)
+                results[n] = self._result(delivery, chat, "already_sent", claim.provider_id)
             elif claim.state == "unknown":
                 results[n] = self._result(delivery, chat, "unknown", None, error=RESENDS_SPENT)
         mine = [n for n, claim in enumerate(claims) if claim.state == "mine"]
@@ -411,12 +413,12 @@ class TelegramSender:
                 log.warning(
                     "%s: resent to chat %s after an attempt whose outcome is unknown (possible duplicate)",
                     self.label,
-                    mask(chat.chat_id),
+                    mask_recipient(chat.chat_id),
                 )
         return message_id
 
     def _result(
-        self, delivery: Delivery, chat: _Chat, status: Status, message_id: str | None, **kw: object
+        self, delivery: Delivery, chat: _Chat, status: DeliveryStatus, message_id: str | None, **kw: object
     ) -> DeliveryResult:
         return DeliveryResult(
             delivery,
@@ -492,13 +494,23 @@ class TelegramSender:
                 if exc.retry_after is not None:
                     await self.cooldown.set(self._chat_key(chat.chat_id), exc.retry_after)
                     limited += 1
-                    log.info("%s: 429 for chat %s, retry after %.1fs", self.label, mask(chat.chat_id), exc.retry_after)
+                    log.info(
+                        "%s: 429 for chat %s, retry after %.1fs",
+                        self.label,
+                        mask_recipient(chat.chat_id),
+                        exc.retry_after,
+                    )
                     if limited >= MAX_429_PER_PART:
                         raise _Deferred(exc.retry_after, str(exc)) from None
                     continue
                 if exc.migrate_to_chat_id and not migrated:
                     migrated = True
-                    log.info("%s: chat %s moved to %s", self.label, mask(chat.chat_id), mask(exc.migrate_to_chat_id))
+                    log.info(
+                        "%s: chat %s moved to %s",
+                        self.label,
+                        mask_recipient(chat.chat_id),
+                        mask_recipient(exc.migrate_to_chat_id),
+                    )
                     chat.chat_id = chat.migrated_to = exc.migrate_to_chat_id
                     continue
                 if exc.cant_parse_entities and part.parse_mode:

@@ -9,9 +9,10 @@ import pytest
 from integrations.errors import SettingsError
 from integrations.regos_telegram_notifier.config import dump_chat_ids, parse_chat_ids, parse_config, parse_stock_ids
 from integrations.regos_telegram_notifier.formatting import money, tashkent_time
-from integrations.telegram.bot_api import BotTokenLogFilter, scrub
+from integrations.telegram.bot_api import BotTokenLogFilter
 from integrations.telegram.sender import Delivery, plan_parts
 from integrations.telegram.text import escape, html_to_plain, split_for_photo, split_text, utf16_len
+from kit.redaction import redact
 from regos_sdk.integrations.connected_integration_setting import SettingsMap
 
 
@@ -67,7 +68,7 @@ def test_settings_parsing() -> None:
 
 def test_token_scrubbing() -> None:
     url = "https://api.telegram.org/bot123456:AAH-secret_token/sendMessage"
-    assert scrub(url) == "https://api.telegram.org/bot***/sendMessage"
+    assert redact(url) == "https://api.telegram.org/bot***/sendMessage"
     record = logging.LogRecord("httpx2", logging.INFO, "", 0, 'HTTP Request: %s %s "%s"', ("POST", url, "200"), None)
     BotTokenLogFilter().filter(record)
     assert "secret_token" not in record.getMessage() and "/bot***/" in record.getMessage()

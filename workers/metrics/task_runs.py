@@ -36,6 +36,16 @@ def count_messages(provider: str, counts: dict[str, int]) -> None:
             MESSAGES.labels(provider, outcome).inc(n)
 
 
+def count_inner_run(name: str, state: str, seconds: float) -> None:
+    """Work that ran inside another task (one webhook of a batch), counted as its own task would be:
+    `state` is Celery's, lower case (success, retry, failure)."""
+    TASK_DURATION.labels(name).observe(seconds)
+    TASKS.labels(name, state).inc()
+    RUNNING.labels(name)  # shown (0): the batch task's own gauge counts it while it runs
+    if state == "retry":
+        RETRIES.labels(name).inc()
+
+
 @task_prerun.connect
 def _on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     if task_id:
