@@ -75,3 +75,6 @@ def chunk(cid: str, name: str) -> str:
 
 def send(cls: type[MessagingIntegrationBase], settings: Settings, cid: str, chunk_id: str, msgs: list[OutgoingMessage]):
     return run(cls, settings, cid, lambda integration: integration.send_chunk(chunk(cid, chunk_id), msgs))
+
+
+ESKIZ_EMAIL, ESKIZ_PASSWORD = "shop@example.uz", "eskiz-pass-S3cret"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,23 +17,9 @@ from integrations.sms.status import get_status
 from schemas.envelope import ExternalRequest
 from tests.fakes.regos import FakeRegos
 from tests.fakes.sms import FakeEskiz
+from tests.sms import ESKIZ_EMAIL as EMAIL
+from tests.sms import ESKIZ_PASSWORD as PASSWORD
 from tests.sms import make_settings, messages, new_cid, run, send, with_integration
-
-EMAIL, PASSWORD = "shop@example.uz", "eskiz-pass-S3cret"
-
-
-@pytest.fixture(scope="module")
-def regos() -> Iterator[FakeRegos]:
-    fake = FakeRegos().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def eskiz() -> Iterator[FakeEskiz]:
-    fake = FakeEskiz(email=EMAIL, password=PASSWORD).start()
-    yield fake
-    fake.stop()
 
 
 def _connect(regos: FakeRegos, **extra: str) -> str:

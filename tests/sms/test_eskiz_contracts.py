@@ -42,13 +42,6 @@ def eskiz() -> Iterator[FakeEskiz]:
     fake.stop()
 
 
-@pytest.fixture(scope="module")
-def regos() -> Iterator[FakeRegos]:
-    fake = FakeRegos().start()
-    yield fake
-    fake.stop()
-
-
 async def _client_call(eskiz: FakeEskiz, call: str) -> Any:
     async with httpx2.AsyncClient() as http:
         client = EskizClient(http, eskiz.url, timeout=5)

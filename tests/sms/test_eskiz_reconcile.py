@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import ClassVar
 
 import httpx2
@@ -20,23 +19,9 @@ from integrations.eskiz_sms import EskizSmsIntegration, dispatch_id_for, user_sm
 from integrations.ledger import EffectLedger
 from tests.fakes.regos import FakeRegos
 from tests.fakes.sms import FakeEskiz
+from tests.sms import ESKIZ_EMAIL as EMAIL
+from tests.sms import ESKIZ_PASSWORD as PASSWORD
 from tests.sms import chunk, make_settings, messages, new_cid, run, send, with_integration
-
-EMAIL, PASSWORD = "shop@example.uz", "eskiz-pass-S3cret"
-
-
-@pytest.fixture(scope="module")
-def regos() -> Iterator[FakeRegos]:
-    fake = FakeRegos().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def eskiz() -> Iterator[FakeEskiz]:
-    fake = FakeEskiz(email=EMAIL, password=PASSWORD).start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

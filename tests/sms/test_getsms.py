@@ -22,13 +22,6 @@ from tests.sms import chunk, make_settings, messages, new_cid, run, send
 PASSWORD = "getsms-pass-S3cret"
 
 
-@pytest.fixture(scope="module")
-def regos() -> Iterator[FakeRegos]:
-    fake = FakeRegos().start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture
 def getsms() -> Iterator[FakeGetSms]:
     fake = FakeGetSms(login="shop", password=PASSWORD).start()
